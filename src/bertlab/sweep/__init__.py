@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps: Optuna sweeper support, pruning callback, summary, lockbox."""

@@ -1,0 +1,1 @@
+"""Hydra finds bertlab's Optuna sweeper here (``hydra/sweeper=bertlab_optuna``)."""

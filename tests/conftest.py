@@ -47,6 +47,6 @@ def run_train(*overrides: str, cwd: Path = ROOT, env: dict | None = None, timeou
 def tiny_overrides(model_dir: Path, data_file: Path, out_dir: Path, cache: Path) -> list[str]:
     """Overrides for a fast run on the tiny model and toy data."""
     return [f"model.pretrained={model_dir}", "data=csv", f"data.source.path={data_file}",
-            f"hydra.run.dir={out_dir}", f"paths.cache_dir={cache}", "trainer.max_epochs=2",
-            "model.optimizer.lr=3e-3", "print_config=false", "~callbacks.rich_progress_bar",
-            "trainer.enable_model_summary=false"]
+            f"hydra.run.dir={out_dir}", f"paths.cache_dir={cache}", "trainer.max_epochs=3",
+            "model.optimizer.lr=1e-2", "print_config=false", "~callbacks.rich_progress_bar",
+            "trainer.enable_model_summary=false", "trainer.log_every_n_steps=5"]

@@ -1,3 +1,14 @@
 """bertlab: fine-tune pretrained BERT models on text classification (Lightning + Hydra)."""
 
 __version__ = "0.1.0"
+
+
+def load(path, checkpoint="best", device=None, batch_size=None):
+    """Load a finished run (its dir, or a checkpoint inside it) for prediction.
+
+    `bertlab.load("outputs/train/runs/<time>").predict(["a great film"])` returns labels;
+    `predict_proba` the class probabilities. See `bertlab.inference.Predictor`.
+    """
+    from bertlab.inference import Predictor  # lazy: `import bertlab` stays light
+
+    return Predictor.from_run(path, checkpoint=checkpoint, device=device, batch_size=batch_size)

@@ -18,6 +18,12 @@ class ValidationHistory(L.Callback):
         row["epoch"], row["step"] = trainer.current_epoch, trainer.global_step
         self.epochs.append(row)
 
+    def state_dict(self) -> dict:
+        return {"epochs": list(self.epochs)}  # kept in checkpoints: a resumed run knows its past
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epochs = list(state_dict.get("epochs", []))
+
     def best(self, metric: str, mode: str) -> dict[str, float] | None:
         rows = [r for r in self.epochs if metric in r]
         if not rows:

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig
 
 from bertlab.callbacks import ValidationHistory
+from bertlab.distributed import distributed_job
 from bertlab.errors import ConfigError
 from bertlab.model.pretrained import resolve_pretrained
+from bertlab.resume import RandomState, resume_checkpoint
 from bertlab.sweep.context import trial_callbacks
 from bertlab.utils.config import print_config_tree
 from bertlab.utils.io import atomic_write_json
@@ -41,6 +44,17 @@ def check_config(cfg: DictConfig) -> None:
         )
 
 
+def should_test(cfg: DictConfig) -> bool:
+    """`test_after_fit`, where null means: test a single run, never a multirun job."""
+    value = cfg.get("test_after_fit")
+    if value is not None:
+        return bool(value)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+
+
 def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
     nodes = cfg.get("callbacks") or {}
     return [hydra.utils.instantiate(node) for node in nodes.values() if node is not None]
@@ -60,7 +74,8 @@ def run(cfg: DictConfig) -> float:
     """
     out = Path(cfg.paths.output_dir)
     try:
-        return _run(cfg, out)
+        with distributed_job():  # a multirun's next job starts its own ranks afresh
+            return _run(cfg, out)
     except BaseException as err:
         write_failure(out, err)
         raise
@@ -68,25 +83,30 @@ def run(cfg: DictConfig) -> float:
 
 def _run(cfg: DictConfig, out: Path) -> float:
     check_config(cfg)
+    ckpt_path = cfg.get("ckpt_path") or resume_checkpoint(cfg.get("resume"), out)
     L.seed_everything(cfg.seed, workers=True)
-    if cfg.get("print_config", True):
-        print_config_tree(cfg, save_to=out / "config.yaml")
+    first = rank_zero_only.rank == 0  # DDP re-runs this function in every rank's process
+    if first:
+        print_config_tree(cfg, save_to=out / "config.yaml", show=cfg.get("print_config", True))
 
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
-    atomic_write_json(out / "split_manifest.json", datamodule.split_manifest())
-    atomic_write_json(out / "label_map.json", {"problem_type": datamodule.problem_type,
-                                               "id2label": dict(enumerate(datamodule.label_names))})
+    if first:
+        (out / "FAILED.txt").unlink(missing_ok=True)  # a resumed run may have failed before
+        atomic_write_json(out / "split_manifest.json", datamodule.split_manifest())
+        atomic_write_json(out / "label_map.json", {"problem_type": datamodule.problem_type,
+                                                   "id2label": dict(enumerate(datamodule.label_names))})
     model = hydra.utils.instantiate(
         cfg.model, _convert_="partial", num_labels=datamodule.num_labels, problem_type=datamodule.problem_type,
         label_names=datamodule.label_names or None,
     )
 
     history = ValidationHistory()
-    callbacks = [*build_callbacks(cfg), history, *trial_callbacks(cfg.objective.metric)]
+    callbacks = [*build_callbacks(cfg), history, RandomState(),
+                 *trial_callbacks(cfg.objective.metric)]
     loggers = build_loggers(cfg)
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
 
     metric, mode = cfg.objective.metric, cfg.objective.mode
     best_row = history.best(metric, mode)
@@ -97,7 +117,7 @@ def _run(cfg: DictConfig, out: Path) -> float:
               "best_epoch": best_row["epoch"] if best_row else None,
               "best_checkpoint": best_path or None, "epochs_run": trainer.current_epoch,
               "global_step": trainer.global_step}
-    if cfg.get("test_after_fit", True):
+    if should_test(cfg):
         results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None)
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:

@@ -87,6 +87,10 @@ class BucketBatchSampler(Sampler[list[int]]):
         n = len(self.lengths)
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable") if self.bucket else np.arange(n)
+            if self.num_replicas > 1:  # as many batches on every rank, no example repeated:
+                # no rank idles (Lightning refuses empty loaders; collectives need equal steps)
+                count = math.ceil(math.ceil(n / self.batch_size) / self.num_replicas)
+                return [b for b in np.array_split(order, count * self.num_replicas) if len(b)]
             return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(n)
@@ -112,6 +116,8 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         n = len(self.lengths)
+        if not self.shuffle and self.num_replicas > 1:
+            return len(self._shard(self._batches()))
         if self.shuffle and self.bucket:
             full, rest = divmod(n, self.pool)
             total = full * math.ceil(self.pool / self.batch_size) + math.ceil(rest / self.batch_size)

@@ -21,6 +21,7 @@ from bertlab.data.split import SPLITS, check_ratios, manifest, split_indices
 from bertlab.data.tokenize import TokenizedCorpus, cache_key, tokenize, tokenizer_fingerprint
 from bertlab.errors import DataError
 from bertlab.model.pretrained import resolve_pretrained
+from bertlab.resume import ResumableBatchSampler, ResumableDataLoader, trainer_progress
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,17 @@ class TextClassificationDataModule(L.LightningDataModule):
         max_length: truncate token sequences to this length.
         batch_size: training batch size; eval_batch_size: evaluation batch size.
         split: fractions {train, validation, test}, used for splits the source lacks.
-        seed: split and shuffling seed.
+        seed: shuffling seed (and split seed unless `split_seed` is set).
+        split_seed: seed of the train/validation/test split; pin it to vary only the training
+            seed over one fixed split (final evaluation of a sweep).
         problem_type: single_label, multi_label or regression.
         label_separator: separator of multi-label string labels ("a,b").
         max_drop_fraction: refuse the corpus if more rows than this are unusable.
         bucket: length-bucketed shuffling for training (True is faster: less padding).
-        pad_to_multiple_of: pad each batch's length up to a multiple of this.
-        num_workers / pin_memory / persistent_workers: DataLoader settings.
+        pad_to_multiple_of: pad each batch's length up to a multiple of this; "auto": 8 on a
+            CUDA device (tensor cores), none on CPU (padding there only adds work).
+        num_workers / pin_memory / persistent_workers: DataLoader settings; "auto" workers:
+            2 on a CUDA device, 0 on CPU; "auto" pin_memory: on a CUDA device.
         cache_dir: where tokenized corpora are cached.
     """
 
@@ -53,15 +58,16 @@ class TextClassificationDataModule(L.LightningDataModule):
         eval_batch_size: int = 128,
         split: Mapping[str, float] | None = None,
         seed: int = 42,
+        split_seed: int | None = None,
         problem_type: str = "single_label",
         label_separator: str | None = None,
         max_drop_fraction: float = 0.05,
         bucket: bool = True,
         pool_batches: int = 50,
-        pad_to_multiple_of: int | None = 8,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
+        pad_to_multiple_of: int | str | None = "auto",
+        num_workers: int | str = "auto",
+        pin_memory: bool | str = "auto",
+        persistent_workers: bool = True,
         cache_dir: str = ".cache/bertlab",
     ) -> None:
         super().__init__()
@@ -69,10 +75,11 @@ class TextClassificationDataModule(L.LightningDataModule):
         self.source, self.tokenizer_name, self.max_length = source, tokenizer, max_length
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.ratios = check_ratios(split or {"train": 0.8, "validation": 0.1, "test": 0.1})
+        self.split_seed = seed if split_seed is None else split_seed
         self.seed, self.problem_type, self.label_separator = seed, problem_type, label_separator
         self.max_drop_fraction, self.bucket, self.pool_batches = max_drop_fraction, bucket, pool_batches
         self.pad_to_multiple_of, self.num_workers = pad_to_multiple_of, num_workers
-        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers and num_workers > 0
+        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers
         self.cache_dir = Path(cache_dir)
         self.corpus: TokenizedCorpus | None = None
         self.indices: dict[str, np.ndarray] | None = None
@@ -157,10 +164,10 @@ class TextClassificationDataModule(L.LightningDataModule):
         if self.indices is None:
             strata = self.corpus.labels if self.problem_type == "single_label" else None
             provided = self.corpus.split
-            self.indices = split_indices(len(self.corpus), self.ratios, self.seed, strata,
+            self.indices = split_indices(len(self.corpus), self.ratios, self.split_seed, strata,
                                          provided, self.label_names)
             sizes = ", ".join(f"{k} {len(v)}" for k, v in self.indices.items())
-            log.info("Split (seed %d): %s", self.seed, sizes)
+            log.info("Split (seed %d): %s", self.split_seed, sizes)
 
     @property
     def label_names(self) -> list[str]:
@@ -189,7 +196,7 @@ class TextClassificationDataModule(L.LightningDataModule):
             else:
                 c = {}
             counts[name] = {k: int(v) for k, v in sorted(c.items())}
-        extra = {"seed": self.seed, "ratios": self.ratios, "cache_key": self.cache_path.name,
+        extra = {"seed": self.split_seed, "ratios": self.ratios, "cache_key": self.cache_path.name,
                  "cleaning": self._meta["clean"]}
         return manifest(self.indices, self.corpus.example_ids.astype(str), counts, extra)
 
@@ -210,12 +217,23 @@ class TextClassificationDataModule(L.LightningDataModule):
             bucket=self.bucket, pool_batches=self.pool_batches, seed=self.seed,
             num_replicas=world, rank=rank,
         )
-        return DataLoader(
-            data, batch_sampler=sampler, collate_fn=PadCollator(self._meta["pad_token_id"],
-                                                                self.pad_to_multiple_of),
-            num_workers=self.num_workers, pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers,
-        )
+        kwargs = self._loader_settings()
+        if train and self.trainer is not None:  # checkpointable mid-epoch (bertlab.resume)
+            trainer = self.trainer
+            return ResumableDataLoader(data, batch_sampler=ResumableBatchSampler(sampler),
+                                       progress=lambda: trainer_progress(trainer), **kwargs)
+        return DataLoader(data, batch_sampler=sampler, **kwargs)
+
+    def _loader_settings(self) -> dict:
+        """Collator and DataLoader settings, with "auto" resolved for the trainer's device."""
+        gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+        auto = {"pad_to_multiple_of": 8 if gpu else None, "num_workers": 2 if gpu else 0,
+                "pin_memory": gpu}
+        mult, workers, pin = (auto[k] if getattr(self, k) == "auto" else getattr(self, k)
+                              for k in ("pad_to_multiple_of", "num_workers", "pin_memory"))
+        return dict(collate_fn=PadCollator(self._meta["pad_token_id"], mult),
+                    num_workers=int(workers), pin_memory=bool(pin),
+                    persistent_workers=self.persistent_workers and int(workers) > 0)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

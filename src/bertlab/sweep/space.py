@@ -55,6 +55,14 @@ class SearchSpace:
         swept = [f"{self.keys[name]}={format_value(values[name])}" for name in self.params]
         return [*self.fixed, *swept]
 
+    def example(self) -> list[str]:
+        """Overrides of one point of the space (first choices, lower bounds), to check keys."""
+        values = {
+            name: dist.choices[0] if isinstance(dist, CategoricalDistribution) else dist.low
+            for name, dist in self.params.items()
+        }
+        return self.overrides(values)
+
     def grid(self) -> dict[str, list[Any]]:
         """The finite value lists GridSampler needs.
 
@@ -90,7 +98,7 @@ def parse_space(params: Mapping[str, Any] | None, arguments: Sequence[str]) -> S
         SweepError: On an expression that cannot be turned into a distribution.
     """
     parser = OverridesParser.create()
-    lines = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
+    lines = [f"{k}={v}" for k, v in _flatten(params or {}).items()] + list(arguments)
     dists: dict[str, BaseDistribution] = {}
     keys: dict[str, str] = {}
     fixed: dict[str, str] = {}
@@ -107,6 +115,17 @@ def parse_space(params: Mapping[str, Any] | None, arguments: Sequence[str]) -> S
         else:
             fixed[name] = override.input_line or ""
     return SearchSpace(dists, keys, list(fixed.values()))
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"dropout": e}}`` (dotted key set on the command line) → ``model.dropout``."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def to_distribution(override: Override) -> BaseDistribution:

@@ -72,10 +72,20 @@ def make_sampler(cfg: Mapping[str, Any], seed: int | None, space: SearchSpace) -
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        return _GridSampler(space.grid(), seed=seed)
     if name == "cmaes":  # needs the `cmaes` package
         return optuna.samplers.CmaEsSampler(seed=seed, **kwargs)
     raise SweepError(f"Unknown sampler {name!r}; choose tpe, random, grid or cmaes.")
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    """GridSampler for ask/tell: the sweeper checks ``is_exhausted`` itself.
+
+    The stock ``after_trial`` calls ``study.stop()``, which only works inside ``optimize``.
+    """
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        """Do nothing (see the class docstring)."""
 
 
 def make_pruner(cfg: Mapping[str, Any]) -> optuna.pruners.BasePruner:

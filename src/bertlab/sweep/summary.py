@@ -109,7 +109,7 @@ def print_table(study: optuna.Study, metric: str, top: int = 10) -> None:
     params = sorted({k for r in ranked for k in r if k.startswith("param:")})
     title = f"Sweep {study.study_name}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
     table = Table(title=title)
-    for col in ["trial", "state", metric, "best_epoch", *(p[6:] for p in params)]:
+    for col in ["trial", "state", metric, "epoch", *_short([p[6:] for p in params])]:
         table.add_column(col, overflow="fold")
     for r in ranked:
         cells = [r["trial"], r["state"], r["objective"], r["best_epoch"], *(r[p] for p in params)]
@@ -117,7 +117,13 @@ def print_table(study: optuna.Study, metric: str, top: int = 10) -> None:
     Console(stderr=False).print(table)
 
 
+def _short(keys: list[str]) -> list[str]:
+    """Last dotted part of each key (``model.optimizer.lr`` → ``lr``) unless ambiguous."""
+    tails = [k.rsplit(".", 1)[-1] for k in keys]
+    return [t if tails.count(t) == 1 else k for t, k in zip(tails, keys, strict=True)]
+
+
 def _fmt(x: Any) -> str:
     if isinstance(x, float):
-        return f"{x:.4g}"
+        return f"{x:.3g}"
     return "" if x is None else str(x)

@@ -21,7 +21,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from bertlab.sweep import context, lockbox, study as st, summary
+from bertlab.sweep import context, lockbox, summary
+from bertlab.sweep import study as st
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.space import SearchSpace, parse_space
 
@@ -59,6 +60,7 @@ class OptunaSweeperImpl:
         space = lockbox.lock_space(parse_space(self.conf.get("params"), arguments))
         if not space.params:
             raise SweepError("Nothing to search: set hydra.sweeper.params or sweep overrides.")
+        self._check_composes(space)
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).absolute()
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -69,6 +71,7 @@ class OptunaSweeperImpl:
             study_name=name,
             storage=st.storage_for(storage),
             direction=direction,
+            sampler=self._sampler(space, 0),
             pruner=st.make_pruner(dict(self.conf.get("pruner") or {})),
             load_if_exists=True,
         )
@@ -97,6 +100,15 @@ class OptunaSweeperImpl:
         summary.print_table(study, metric)
         return returns
 
+    def _check_composes(self, space: SearchSpace) -> None:
+        """Compose one trial's config now, so a mistyped key fails before any trial."""
+        assert self.hydra_context is not None and self.config is not None
+        job = [*space.example(), lockbox.LOCK_OVERRIDE]
+        try:
+            self.hydra_context.config_loader.load_sweep_config(self.config, job)
+        except Exception as e:
+            raise SweepError(f"A trial's config cannot be composed ({' '.join(job)}): {e}") from e
+
     def _n_trials(self, space: SearchSpace) -> int:
         n = self.conf.get("n_trials")
         if n is None and (self.conf.get("sampler") or {}).get("name") == "grid":
@@ -119,7 +131,7 @@ class OptunaSweeperImpl:
         seed = cfg.get("seed")
         if seed is None and self.config is not None:
             seed = OmegaConf.select(self.config, "seed", default=None)
-        if seed is not None:  # a well-mixed seed per (seed, offset), not seed + offset
+        if seed is not None and cfg.get("name") != "grid":  # the grid's order must not vary
             seed = int(np.random.SeedSequence([int(seed), offset]).generate_state(1)[0])
         return st.make_sampler(cfg, seed, space)
 
@@ -127,13 +139,15 @@ class OptunaSweeperImpl:
         """Ask a trial and sample its parameters with a sampler seeded by its number.
 
         Seeding by trial number keeps a sweep reproducible and stops parallel workers
-        (same command, same seed) from drawing the same parameters.
+        (same command, same seed) from drawing the same parameters. The grid sampler is
+        the exception: one instance, one order, coordinated through the storage.
         """
-        study.sampler = self._sampler(space, st.budget_used(study))
         if isinstance(study.sampler, optuna.samplers.GridSampler):
             if study.sampler.is_exhausted(study):
                 log.info("Grid exhausted.")
                 return None
+        else:
+            study.sampler = self._sampler(space, st.budget_used(study))
         trial = study.ask()
         st.claim(trial)
         if not isinstance(study.sampler, optuna.samplers.GridSampler):

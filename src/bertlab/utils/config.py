@@ -14,7 +14,7 @@ from bertlab.utils.io import atomic_write_text
 FIRST = ("data", "model", "trainer", "callbacks", "logger", "paths")
 
 
-def print_config_tree(cfg: DictConfig, save_to: Path | None = None) -> None:
+def print_config_tree(cfg: DictConfig, save_to: Path | None = None, show: bool = True) -> None:
     """Show the resolved config as a rich tree (one branch per group); optionally save it."""
     tree = rich.tree.Tree("config", guide_style="dim")
     keys = [k for k in FIRST if k in cfg] + [k for k in cfg if k not in FIRST]
@@ -23,6 +23,7 @@ def print_config_tree(cfg: DictConfig, save_to: Path | None = None) -> None:
         node = cfg[key]
         text = OmegaConf.to_yaml(node, resolve=True) if isinstance(node, DictConfig) else str(node)
         branch.add(rich.syntax.Syntax(text, "yaml", background_color="default"))
-    rich.print(tree)
+    if show:
+        rich.print(tree)
     if save_to is not None:
         atomic_write_text(save_to, OmegaConf.to_yaml(cfg, resolve=True))

@@ -1,41 +1,39 @@
 """A throwaway Hydra app standing in for train.py: fast, no model, same contract.
 
-Its "training" reports ``val/score`` per epoch through the real pruning callback; the score
-rises with x and epoch. ``fail_above`` makes trials with x above it raise; ``sleep_s`` slows
-epochs (to interrupt a trial); a ``test_opened`` flag proves the lockbox override arrived.
+Its "training" reports ``val/score`` per epoch to the active trial, as the pruning callback
+does; the score rises with x and epoch. ``fail_trials`` lists trial numbers that raise and
+``fail_above`` makes trials with x above it raise; ``sleep_s`` slows epochs (to interrupt a
+trial); ``wait_workers`` holds each trial until that many worker processes have started one;
+``test_opened`` in metrics.json shows whether the lockbox override arrived.
 """
 
 import json
+import os
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from bertlab.sweep.context import trial_callbacks
+from bertlab.sweep.context import current
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float:
-    out = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.fail_above is not None and cfg.x > cfg.fail_above:
-        raise RuntimeError(f"x={cfg.x} is above {cfg.fail_above}")
-    metric = cfg.objective.metric
-    callbacks = trial_callbacks(metric)
-    trainer = SimpleNamespace(
-        sanity_checking=False, is_global_zero=True, world_size=1, should_stop=False
-    )
+    hydra_cfg = HydraConfig.get()
+    out = Path(hydra_cfg.runtime.output_dir)
+    metric, trial = cfg.objective.metric, current()
+    number = trial.trial.number if trial else None
+    if number in cfg.fail_trials or (cfg.fail_above is not None and cfg.x > cfg.fail_above):
+        raise RuntimeError(f"trial {number} with x={cfg.x} fails on purpose")
+    if cfg.wait_workers:
+        wait_for_workers(Path(hydra_cfg.sweep.dir), cfg.wait_workers)
     history = []
     for epoch in range(cfg.epochs):
         time.sleep(cfg.sleep_s)
-        value = cfg.x * (epoch + 1) + 0.01 * cfg.y
-        history.append(value)
-        trainer.current_epoch, trainer.callback_metrics = epoch, {metric: value}
-        for cb in callbacks:
-            cb.on_validation_end(trainer, None)
-        if trainer.should_stop:
+        history.append(cfg.x * (epoch + 1) + 0.01 * cfg.y)
+        if trial is not None and trial.report(history[-1], epoch):
             break
     best = max(history)
     record = {
@@ -50,6 +48,14 @@ def main(cfg: DictConfig) -> float:
         record["test"] = {"test/score": best + 0.001 * cfg.seed}
     (out / "metrics.json").write_text(json.dumps(record))
     return best
+
+
+def wait_for_workers(sweep_dir: Path, n: int, timeout_s: float = 120.0) -> None:
+    """Announce this process and wait until ``n`` processes have announced themselves."""
+    (sweep_dir / f"worker_{os.getpid()}").touch()
+    deadline = time.monotonic() + timeout_s
+    while len(list(sweep_dir.glob("worker_*"))) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

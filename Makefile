@@ -1,0 +1,32 @@
+# bertlab: the two commands a fresh machine needs.
+#   make train   set up .venv and fine-tune the default model on Rotten Tomatoes (offline)
+#   make test    set up .venv and run the test suite (what CI runs)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch 2.13.0: a CPU build from this machine's local wheel store (a plain `torch` pulls a
+# multi-GB CUDA build). On a GPU machine: make setup TORCH="torch" (or your CUDA wheel).
+TORCH ?= torch==2.13.0
+ARGS ?=
+
+.PHONY: setup train test lint clean-cache
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+train: setup
+	$(PY) train.py $(ARGS)
+
+test: setup
+	$(PY) -m pytest -q $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench train.py
+	$(VENV)/bin/ruff format --check src tests bench train.py
+
+clean-cache:
+	rm -rf .cache/bertlab

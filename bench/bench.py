@@ -1,0 +1,220 @@
+"""bertlab vs Hugging Face Trainer: same model, data, batch size, max_length and steps.
+
+    python bench/bench.py                      # CPU: default MiniLM-L6, Rotten Tomatoes
+    python bench/bench.py --data short,long    # GPU: random bert-base, SST-2/IMDB-like lengths
+
+Prints training and evaluation samples/s of each side and their ratio (warm-up steps
+dropped), tokenization time cold and cached, peak memory, and MFU on a GPU; `--out` writes
+JSON. Repeats alternate the two sides in one process so that load drifts hit both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from transformers import AutoConfig  # noqa: E402
+
+import bertlab_side  # noqa: E402
+import hf_side  # noqa: E402
+from bertlab.model.pretrained import resolve_pretrained  # noqa: E402
+from common import (  # noqa: E402
+    DEVICE,
+    SYNTHETIC,
+    matmul_peak_tflops,
+    random_bert_base,
+    spread,
+    synthetic_corpus,
+    useful_flops_per_sample,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    gpu = DEVICE == "cuda"
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--data",
+        default="short,long" if gpu else "rt",
+        help="comma list of rt (Rotten Tomatoes), short, long (synthetic)",
+    )
+    p.add_argument(
+        "--model",
+        default="bert-base" if gpu else "default",
+        help="default (MiniLM-L6), bert-base (random weights) or a checkpoint dir",
+    )
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=None, help="default 128; 512 for long")
+    p.add_argument("--steps", type=int, default=260 if gpu else 40)
+    p.add_argument("--warmup", type=int, default=60 if gpu else 8)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--synthetic-size", type=int, default=16384)
+    p.add_argument("--no-eval", action="store_true")
+    p.add_argument("--skip-hf", action="store_true", help="bertlab only (for ablations)")
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        help="bertlab config override, e.g. model.compile=false (repeatable)",
+    )
+    p.add_argument("--cache-dir", default=None, help="bertlab tokenization cache (default: temp)")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    args = p.parse_args(argv)
+    if args.steps <= args.warmup:
+        p.error("--steps must exceed --warmup")
+    return args
+
+
+def model_dir(name: str, work: Path) -> Path:
+    if name == "bert-base":
+        return random_bert_base(work / "bert_base_random")
+    return resolve_pretrained(name)
+
+
+def examples(dm, split: str) -> list[dict]:
+    data = dm.dataset(split)
+    return [
+        {"input_ids": ids.tolist(), "token_type_ids": types.tolist(), "labels": int(label)}
+        for ids, types, label in (data[i] for i in range(len(data)))
+    ]
+
+
+def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> dict:
+    mdir = model_dir(args.model, work)
+    max_length = args.max_length or (512 if kind == "long" else 128)
+    cfg = bertlab_side.compose_config(
+        mdir, args.batch_size, max_length, Path(args.cache_dir or work / "cache"), args.override
+    )
+    corpus = None
+    if kind in SYNTHETIC:
+        vocab = AutoConfig.from_pretrained(str(mdir)).vocab_size
+        corpus = synthetic_corpus(kind, args.synthetic_size, vocab, max_length)
+    dm, row = bertlab_side.datamodule(cfg, corpus)
+    row.update(
+        data=kind,
+        model=str(args.model),
+        batch_size=args.batch_size,
+        max_length=max_length,
+        steps=args.steps,
+        warmup=args.warmup,
+        overrides=args.override,
+    )
+    train_ex = [] if args.skip_hf else examples(dm, "train")
+    eval_ex = [] if args.skip_hf or args.no_eval else examples(dm, "validation")
+    mc = AutoConfig.from_pretrained(str(mdir))
+    flops = useful_flops_per_sample(
+        mc.hidden_size, mc.num_hidden_layers, mc.intermediate_size, dm.dataset("train").lengths
+    )
+    runs: dict[str, list[dict]] = {k: [] for k in ("hf_train", "bl_train", "hf_eval", "bl_eval")}
+    for r in range(args.repeats):
+        if not args.skip_hf:
+            runs["hf_train"].append(
+                hf_side.train(mdir, train_ex, args.batch_size, args.steps, args.warmup)
+            )
+        result, model = bertlab_side.train(cfg, dm, args.steps, args.warmup)
+        runs["bl_train"].append(result)
+        if not args.no_eval:
+            if not args.skip_hf:
+                runs["hf_eval"].append(hf_side.evaluate(mdir, eval_ex, args.batch_size))
+            runs["bl_eval"].append(bertlab_side.evaluate(cfg, dm, model))
+        print(
+            f"[{kind}] repeat {r + 1}/{args.repeats}: "
+            + ", ".join(f"{k} {v[-1]['samples_per_s']:.1f}/s" for k, v in runs.items() if v),
+            flush=True,
+        )
+    for key, values in runs.items():
+        if values:
+            row[key] = values
+            row[f"{key}_samples_per_s"] = spread([v["samples_per_s"] for v in values])
+            if key.endswith("train") and peak == peak:
+                row[f"{key}_mfu_pct"] = spread(
+                    [100 * v["samples_per_s"] * flops / 1e12 / peak for v in values]
+                )
+    for stage in ("train", "eval"):
+        hf, bl = runs[f"hf_{stage}"], runs[f"bl_{stage}"]
+        if hf and bl:
+            row[f"{stage}_ratio"] = spread(
+                [b["samples_per_s"] / h["samples_per_s"] for h, b in zip(hf, bl, strict=True)]
+            )
+    return row
+
+
+def report(rows: list[dict]) -> None:
+    print(
+        "\ndata | stage | HF samples/s | bertlab samples/s | ratio (min/median/max) | "
+        "peak MiB HF/bertlab | MFU% HF/bertlab"
+    )
+    for row in rows:
+        for stage in ("train", "eval"):
+            bl = row.get(f"bl_{stage}_samples_per_s")
+            if not bl:
+                continue
+            hf = row.get(f"hf_{stage}_samples_per_s") or {"median": float("nan")}
+            ratio = row.get(f"{stage}_ratio")
+            ratio_s = (
+                "/".join(f"{ratio[k]:.2f}" for k in ("min", "median", "max")) if ratio else "-"
+            )
+            mem = "/".join(
+                f"{row[f'{side}_{stage}'][-1]['peak_mib']:.0f}"
+                if row.get(f"{side}_{stage}")
+                else "-"
+                for side in ("hf", "bl")
+            )
+            mfu = "/".join(
+                f"{row[f'{side}_train_mfu_pct']['median']:.1f}"
+                if row.get(f"{side}_train_mfu_pct") and stage == "train"
+                else "-"
+                for side in ("hf", "bl")
+            )
+            print(
+                f"{row['data']} | {stage} | {hf['median']:.1f} | {bl['median']:.1f} | "
+                f"{ratio_s} | {mem} | {mfu}"
+            )
+        for name in ("cold", "cached"):
+            if f"tokenize_{name}_s" in row:
+                print(f"{row['data']} | tokenize {name} | {row[f'tokenize_{name}_s']:.2f} s")
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore")
+    for name in ("lightning", "lightning.pytorch", "transformers", "bertlab"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    device = torch.cuda.get_device_name() if DEVICE == "cuda" else platform.processor() or "cpu"
+    print(
+        f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}",
+        flush=True,
+    )
+    peak = matmul_peak_tflops()
+    if peak == peak:
+        print(f"bf16 matmul peak {peak:.0f} TFLOP/s", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="bench_"))
+    rows = [bench_one(kind, args, work, peak) for kind in args.data.split(",")]
+    report(rows)
+    if args.out:
+        meta = {
+            "device": device,
+            "torch": torch.__version__,
+            "argv": sys.argv,
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "bf16_peak_tflops": peak,
+        }
+        Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

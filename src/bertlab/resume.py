@@ -1,0 +1,169 @@
+"""Resume a killed run in its own run dir: find its newest checkpoint, continue the epoch where
+it stopped (same batches, same random state), keep one TensorBoard log.
+
+    python train.py <the same overrides> resume=outputs/train/runs/2025-01-01_12-00-00
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torch.utils.data import DataLoader, Sampler
+
+from bertlab.errors import ConfigError
+
+RESOLVER = "bertlab.run_dir"
+
+
+def register_resolvers() -> None:
+    """`${bertlab.run_dir:${resume},<default>}`: the run dir to resume, else the default."""
+    if not OmegaConf.has_resolver(RESOLVER):
+        OmegaConf.register_new_resolver(
+            RESOLVER, lambda resume, default: str(Path(resume).resolve()) if resume else default
+        )
+
+
+def find_checkpoint(run_dir: str | Path) -> Path:
+    """The newest complete checkpoint of a run dir (writes are atomic, so newest = last saved).
+
+    Raises:
+        ConfigError: if the folder holds no checkpoint.
+    """
+    folder = Path(run_dir) / "checkpoints"
+    found = [p for p in folder.glob("*.ckpt") if not p.name.startswith(".")]
+    if not found:
+        raise ConfigError(
+            f"resume={run_dir}: no checkpoint in {folder}. Pass the run dir of an earlier run "
+            "(outputs/<task>/runs/<time>) that saved checkpoints, or drop resume= to start afresh."
+        )
+    return max(found, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"))
+
+
+class ResumableBatchSampler(Sampler[list[int]]):
+    """Wraps a batch sampler; after `resume(epoch, done)` the next pass over that epoch skips
+    the `done` batches already trained on. Length and order are the wrapped sampler's.
+
+    The wrapped sampler is exposed as `.sampler` because that is where Lightning calls
+    `set_epoch` each epoch (`batch_sampler.sampler`); without it the order never reshuffles.
+    """
+
+    def __init__(self, inner: Sampler[list[int]]) -> None:
+        self.sampler = inner
+        self._resume_at: tuple[int, int] | None = None
+
+    @property
+    def epoch(self) -> int:
+        return int(getattr(self.sampler, "epoch", 0))
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def resume(self, epoch: int, done: int) -> None:
+        self._resume_at = (epoch, done)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        at, self._resume_at = self._resume_at, None
+        skip = at[1] if at is not None and at[0] == self.epoch else 0
+        print("DBGS", at, self.epoch, skip, flush=True)
+        return itertools.islice(iter(self.sampler), skip, None)
+
+
+class ResumableDataLoader(DataLoader):
+    """A training DataLoader that Lightning checkpoints mid-epoch (its `_Stateful` protocol).
+
+    Args:
+        progress: returns (epoch, batches trained in this epoch); read when a checkpoint is
+            saved. Counting the trainer's finished batches (not batches fetched) keeps the
+            count exact although Lightning prefetches one batch ahead.
+    """
+
+    def __init__(self, *args: Any, progress: Callable[[], tuple[int, int]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress = progress
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, done = self.progress()
+        return {"epoch": int(epoch), "batches_done": int(done)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if isinstance(self.batch_sampler, ResumableBatchSampler):
+            self.batch_sampler.resume(state["epoch"], state["batches_done"])
+
+
+def trainer_progress(trainer: L.Trainer) -> tuple[int, int]:
+    """(current epoch, batches whose training step finished in it)."""
+    loop = trainer.fit_loop
+    return loop.epoch_progress.current.processed, loop.epoch_loop.batch_progress.current.processed
+
+
+class RandomState(L.Callback):
+    """Saves every rank's random generators in checkpoints and restores them just before the
+    first training batch after a resume, so dropout continues as if never interrupted."""
+
+    def __init__(self) -> None:
+        self._pending: list[dict[str, Any]] | None = None
+
+    @staticmethod
+    def _capture() -> dict[str, Any]:
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        state = {  # tensors and plain Python only: checkpoints load with weights_only=True
+            "torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "python": random.getstate(),
+        }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state()
+        return state
+
+    def state_dict(self) -> dict[str, Any]:
+        state = self._capture()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            states: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(states, state)
+            return {"ranks": states}
+        return {"ranks": [state]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict.get("ranks")
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        states, self._pending = self._pending, None
+        if not states or len(states) != trainer.world_size:
+            return  # a different world size: the saved streams do not map onto the ranks
+        state = states[trainer.global_rank]
+        torch.set_rng_state(state["torch"])
+        kind, keys, *rest = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+        random.setstate(state["python"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda"])
+
+
+def resume_checkpoint(resume: str | None, out: Path) -> Path | None:
+    """The checkpoint to continue from when `resume=<run dir>` is set; None otherwise.
+
+    Raises:
+        ConfigError: if the run would not write into the resumed dir (a multirun, or an
+            explicit hydra.run.dir), or the dir holds no checkpoint.
+    """
+    if not resume:
+        return None
+    run_dir = Path(resume).resolve()
+    if out.resolve() != run_dir:
+        raise ConfigError(
+            f"resume={resume} but this run writes to {out}. Resume one run at a time, without -m "
+            "and without hydra.run.dir: resume= sets the run dir itself."
+        )
+    return find_checkpoint(run_dir)

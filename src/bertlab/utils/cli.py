@@ -1,0 +1,41 @@
+"""Shared plumbing of the small command-line tools (evaluate, predict, export)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from bertlab.errors import BertlabError
+
+
+def run_cli(
+    main: Callable[[argparse.Namespace], None],
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse arguments and run `main`; a BertlabError prints one line and exits with 2."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
+    try:
+        main(args)
+    except BertlabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every tool shares: which run, which checkpoint, which device."""
+    parser.add_argument("run", help="a run dir (outputs/train/runs/<time>) or a .ckpt inside one")
+    parser.add_argument(
+        "--checkpoint",
+        default="best",
+        help="best (default, from metrics.json), last, or a .ckpt path",
+    )
+    parser.add_argument(
+        "--device", default=None, help="cuda, cpu, cuda:1, ... (default: the GPU when there is one)"
+    )

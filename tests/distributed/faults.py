@@ -1,0 +1,19 @@
+"""Fault injection for the resume tests: a callback that SIGKILLs its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import lightning as L
+
+
+class KillAt(L.Callback):
+    """SIGKILL this process when training reaches global step `step` (no cleanup runs)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,65 @@
+"""`train.py` end to end on a tiny random BERT and toy data: run dir, TensorBoard, cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_train, tiny_overrides
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+
+@pytest.fixture(scope="module")
+def two_runs(tiny_model_dir, tiny_csv, tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    cache = base / "cache"
+    first = run_train(*tiny_overrides(tiny_model_dir, tiny_csv, base / "run1", cache))
+    second = run_train(*tiny_overrides(tiny_model_dir, tiny_csv, base / "run2", cache))
+    return base, first, second
+
+
+def test_run_succeeds_and_records_everything(two_runs):
+    base, first, _ = two_runs
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = base / "run1"
+    for name in ("config.yaml", "split_manifest.json", "label_map.json", "metrics.json",
+                 "checkpoints/last.ckpt", ".hydra/config.yaml"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["objective"] == "val/acc"
+    assert metrics["best_value"] == max(metrics["best_val"]["val/acc"], metrics["best_value"])
+    assert metrics["best_value"] > 0.7  # the toy task is learnable
+    assert 0.0 <= metrics["test"]["test/acc"] <= 1.0
+    assert json.loads((run / "label_map.json").read_text())["id2label"] == {"0": "neg", "1": "pos"}
+    assert not (run / "FAILED.txt").exists()
+
+
+def test_tensorboard_has_scalars_and_hparams_with_best_val(two_runs):
+    base, first, _ = two_runs
+    assert first.returncode == 0
+    events = EventAccumulator(str(base / "run1" / "tensorboard"),
+                              size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    for tag in ("train/loss_step", "train/loss", "val/acc", "val/f1", "val/mcc", "val/auroc",
+                "test/acc", "hp_metric"):
+        assert tag in scalars, (tag, scalars)
+    assert any(t.startswith("train/lr") for t in scalars)
+    best = json.loads((base / "run1" / "metrics.json").read_text())["best_value"]
+    assert events.Scalars("hp_metric")[-1].value == pytest.approx(best)
+    plugin = events.PluginTagToContent("hparams")
+    session = plugin_data_pb2.HParamsPluginData.FromString(plugin["_hparams_/session_start_info"])
+    assert "model.optimizer.lr" in session.session_start_info.hparams
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(plugin["_hparams_/experiment"])
+    assert "hp_metric" in [m.name.tag for m in experiment.experiment.metric_infos]
+
+
+def test_rerun_hits_the_tokenization_cache_and_splits_identically(two_runs):
+    base, first, second = two_runs
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "cache miss" in first.stderr + first.stdout
+    log = second.stderr + second.stdout
+    assert "cache hit" in log and "tokenized nothing" in log
+    manifests = [(base / r / "split_manifest.json").read_bytes() for r in ("run1", "run2")]
+    assert manifests[0] == manifests[1]

@@ -25,6 +25,7 @@ from lightning.pytorch.strategies.launchers.subprocess_script import _Subprocess
 
 log = logging.getLogger(__name__)
 
+MODE_ENV = "BERTLAB_HYDRA_MODE"  # the launching job's Hydra mode, for the extra ranks
 # Hydra overrides a child still needs (logging, env); run/sweep/launcher ones must not travel.
 _HYDRA_KEEP = (
     "hydra/job_logging",
@@ -34,6 +35,17 @@ _HYDRA_KEEP = (
     "hydra.verbose",
     "hydra.job.env_set",
 )
+
+
+def job_is_multirun() -> bool:
+    """Whether this job belongs to a Hydra multirun, also in the extra DDP ranks (which run
+    the job as a single run, told the launching job's mode through the environment)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if MODE_ENV in os.environ:
+        return os.environ[MODE_ENV] == RunMode.MULTIRUN.name
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def hydra_job_command(local_rank: int) -> tuple[list[str], str]:
@@ -83,10 +95,11 @@ class HydraJobLauncher(_SubprocessScriptLauncher):
             LOCAL_RANK=str(env.local_rank()),
             WORLD_SIZE=str(self.num_processes * self.num_nodes),
         )
+        mode = HydraConfig.get().mode
         for local_rank in range(1, self.num_processes):
             command, cwd = hydra_job_command(local_rank)
             log.debug("Starting local rank %d: %s", local_rank, " ".join(command))
-            child_env = {**os.environ, "LOCAL_RANK": str(local_rank)}
+            child_env = {**os.environ, "LOCAL_RANK": str(local_rank), MODE_ENV: mode.name}
             self.procs.append(subprocess.Popen(command, env=child_env, cwd=cwd))
 
 
@@ -113,7 +126,7 @@ class HydraFSDPStrategy(FSDPStrategy):
         _use_hydra_launcher(self)
 
 
-_LAUNCH_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+_LAUNCH_ENV = (MODE_ENV, "MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig
 
 from bertlab.callbacks import ValidationHistory
-from bertlab.distributed import distributed_job
+from bertlab.distributed import distributed_job, job_is_multirun
 from bertlab.errors import ConfigError
 from bertlab.model.pretrained import resolve_pretrained
 from bertlab.resume import RandomState, resume_checkpoint
@@ -49,10 +49,7 @@ def should_test(cfg: DictConfig) -> bool:
     value = cfg.get("test_after_fit")
     if value is not None:
         return bool(value)
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+    return not job_is_multirun()  # the same answer on every DDP rank
 
 
 def build_callbacks(cfg: DictConfig) -> list[L.Callback]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import lightning as L
 import numpy as np
 import torch
 from omegaconf import OmegaConf
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import Sampler
 
 from bertlab.errors import ConfigError
 
@@ -48,64 +48,48 @@ def find_checkpoint(run_dir: str | Path) -> Path:
 
 
 class ResumableBatchSampler(Sampler[list[int]]):
-    """Wraps a batch sampler; after `resume(epoch, done)` the next pass over that epoch skips
-    the `done` batches already trained on. Length and order are the wrapped sampler's.
+    """Wraps a batch sampler; given `resume_at=(epoch, done)`, its first pass is that epoch's
+    order without the `done` batches already trained on. Length is the wrapped sampler's.
 
     The wrapped sampler is exposed as `.sampler` because that is where Lightning calls
     `set_epoch` each epoch (`batch_sampler.sampler`); without it the order never reshuffles.
+    The position is set explicitly rather than through Lightning's loader `state_dict`,
+    because Lightning builds and prefetches the training iterator (for
+    `estimated_stepping_batches`) before it restores loop states.
     """
 
-    def __init__(self, inner: Sampler[list[int]]) -> None:
-        self.sampler = inner
-        self._resume_at: tuple[int, int] | None = None
-
-    @property
-    def epoch(self) -> int:
-        return int(getattr(self.sampler, "epoch", 0))
+    def __init__(self, inner: Sampler[list[int]], resume_at: tuple[int, int] | None = None) -> None:
+        self.sampler, self._resume_at = inner, resume_at
 
     def set_epoch(self, epoch: int) -> None:
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
-
-    def resume(self, epoch: int, done: int) -> None:
-        self._resume_at = (epoch, done)
 
     def __len__(self) -> int:
         return len(self.sampler)
 
     def __iter__(self) -> Iterator[list[int]]:
         at, self._resume_at = self._resume_at, None
-        skip = at[1] if at is not None and at[0] == self.epoch else 0
-        print("DBGS", at, self.epoch, skip, flush=True)
-        return itertools.islice(iter(self.sampler), skip, None)
+        if at is None:
+            return iter(self.sampler)
+        epoch, done = at
+        if done >= len(self.sampler):  # saved at the end of an epoch: start the next one
+            epoch, done = epoch + 1, 0
+        self.set_epoch(epoch)
+        return itertools.islice(iter(self.sampler), done, None)
 
 
-class ResumableDataLoader(DataLoader):
-    """A training DataLoader that Lightning checkpoints mid-epoch (its `_Stateful` protocol).
+def train_position(trainer: L.Trainer) -> dict[str, int]:
+    """Where training stands: the epoch and the batches whose training step finished in it.
 
-    Args:
-        progress: returns (epoch, batches trained in this epoch); read when a checkpoint is
-            saved. Counting the trainer's finished batches (not batches fetched) keeps the
-            count exact although Lightning prefetches one batch ahead.
+    Counting finished steps (not batches fetched) keeps it exact although Lightning
+    prefetches one batch ahead.
     """
-
-    def __init__(self, *args: Any, progress: Callable[[], tuple[int, int]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.progress = progress
-
-    def state_dict(self) -> dict[str, int]:
-        epoch, done = self.progress()
-        return {"epoch": int(epoch), "batches_done": int(done)}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        if isinstance(self.batch_sampler, ResumableBatchSampler):
-            self.batch_sampler.resume(state["epoch"], state["batches_done"])
-
-
-def trainer_progress(trainer: L.Trainer) -> tuple[int, int]:
-    """(current epoch, batches whose training step finished in it)."""
     loop = trainer.fit_loop
-    return loop.epoch_progress.current.processed, loop.epoch_loop.batch_progress.current.processed
+    return {
+        "epoch": int(loop.epoch_progress.current.processed),
+        "batches_done": int(loop.epoch_loop.batch_progress.current.processed),
+    }
 
 
 class RandomState(L.Callback):

@@ -72,6 +72,7 @@ def test_multirun_with_ddp_runs_every_job_to_the_end(tmp_path, tiny_model_dir, t
         "trainer=ddp_cpu",
         "trainer.max_epochs=1",
         "model.optimizer.lr=1e-3,3e-3",
+        "test_after_fit=true",  # multirun jobs skip the test by default; here it must run
         f"hydra.sweep.dir={sweep}",
         multirun=True,
     )

@@ -21,7 +21,7 @@ from bertlab.data.split import SPLITS, check_ratios, manifest, split_indices
 from bertlab.data.tokenize import TokenizedCorpus, cache_key, tokenize, tokenizer_fingerprint
 from bertlab.errors import DataError
 from bertlab.model.pretrained import resolve_pretrained
-from bertlab.resume import ResumableBatchSampler, ResumableDataLoader, trainer_progress
+from bertlab.resume import ResumableBatchSampler, train_position
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class TextClassificationDataModule(L.LightningDataModule):
         self.corpus: TokenizedCorpus | None = None
         self.indices: dict[str, np.ndarray] | None = None
         self.cache_path: Path | None = None
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches done) from a checkpoint
 
     # ---- prepare: once per machine (Lightning calls it on local rank 0) ----
     def prepare_data(self) -> None:
@@ -218,11 +219,17 @@ class TextClassificationDataModule(L.LightningDataModule):
             num_replicas=world, rank=rank,
         )
         kwargs = self._loader_settings()
-        if train and self.trainer is not None:  # checkpointable mid-epoch (bertlab.resume)
-            trainer = self.trainer
-            return ResumableDataLoader(data, batch_sampler=ResumableBatchSampler(sampler),
-                                       progress=lambda: trainer_progress(trainer), **kwargs)
+        if train:  # resumable mid-epoch (bertlab.resume); sets the sampler's epoch each epoch
+            sampler, self._resume_at = ResumableBatchSampler(sampler, self._resume_at), None
         return DataLoader(data, batch_sampler=sampler, **kwargs)
+
+    # ---- checkpoint state: where training stands, so a resume continues mid-epoch ----
+    def state_dict(self) -> dict[str, int]:
+        return train_position(self.trainer) if self.trainer is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        if state_dict:  # restored before the training loader is built
+            self._resume_at = (state_dict["epoch"], state_dict["batches_done"])
 
     def _loader_settings(self) -> dict:
         """Collator and DataLoader settings, with "auto" resolved for the trainer's device."""

@@ -49,4 +49,5 @@ def tiny_overrides(model_dir: Path, data_file: Path, out_dir: Path, cache: Path)
     return [f"model.pretrained={model_dir}", "data=csv", f"data.source.path={data_file}",
             f"hydra.run.dir={out_dir}", f"paths.cache_dir={cache}", "trainer.max_epochs=3",
             "model.optimizer.lr=1e-2", "print_config=false", "~callbacks.rich_progress_bar",
-            "trainer.enable_model_summary=false", "trainer.log_every_n_steps=5"]
+            "trainer.enable_model_summary=false", "trainer.log_every_n_steps=5",
+            "trainer.precision=32-true"]  # exact comparisons; bf16 is covered by the real run

@@ -1,6 +1,9 @@
 """bertlab: fine-tune pretrained BERT models on text classification (Lightning + Hydra)."""
 
+from bertlab.utils.precision import register as _register_precision_resolver
+
 __version__ = "0.1.0"
+_register_precision_resolver()  # ${bertlab.fast_precision:...} in configs/trainer/default.yaml
 
 
 def load(path, checkpoint="best", device=None, batch_size=None):

@@ -13,8 +13,8 @@ def test_real_weights_learn_rotten_tomatoes_quickly(tmp_path):
     out = tmp_path / "real"
     proc = run_train(
         f"hydra.run.dir={out}", f"paths.cache_dir={tmp_path / 'cache'}", "print_config=false",
-        "~callbacks.rich_progress_bar", "trainer.max_epochs=1", "trainer.limit_train_batches=40",
-        "trainer.limit_val_batches=4", "trainer.limit_test_batches=4", timeout=900,
+        "~callbacks.rich_progress_bar", "trainer.max_epochs=1", "+trainer.limit_train_batches=40",
+        "+trainer.limit_val_batches=4", "+trainer.limit_test_batches=4", timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

@@ -39,6 +39,7 @@ def tiny(model: Path, data: Path, cache: Path, sweep_dir: Path) -> list[str]:
         "trainer.enable_model_summary=false",
         "trainer.num_sanity_val_steps=0",
         "+trainer.limit_train_batches=4",
+        "trainer.precision=32-true",  # deterministic trial values for the pruning checks
     ]
 
 

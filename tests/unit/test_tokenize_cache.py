@@ -24,7 +24,8 @@ def test_seed_sentence_tokenizes_like_the_bert_fast_tokenizer(tmp_path, cache_di
     pd.DataFrame({"text": [text, "another one"] * 10, "label": [0, 1] * 10}).assign(
         text=lambda d: d.text + [f" {i}" if i else "" for i in range(20)]
     ).to_csv(path, index=False)
-    dm = datamodule(path, cache_dir, split={"train": 0.5, "validation": 0.25, "test": 0.25})
+    dm = datamodule(path, cache_dir, split={"train": 0.5, "validation": 0.25, "test": 0.25},
+                    pad_to_multiple_of=8)
     dm.prepare_data()
     corpus = dm.corpus
     assert corpus.input_ids[corpus.offsets[0] : corpus.offsets[1]].tolist() == SEED_IDS

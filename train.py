@@ -1,8 +1,8 @@
 """Entry point: compose the Hydra config and run the pipeline.
 
-    python train.py                         # defaults: MiniLM-L6 on Rotten Tomatoes
-    python train.py data=imdb trainer=gpu   # override any group or key
-    python train.py -m model.optimizer.lr=1e-5,3e-5,5e-5
+python train.py                         # defaults: MiniLM-L6 on Rotten Tomatoes
+python train.py data=imdb trainer=gpu   # override any group or key
+python train.py -m model.optimizer.lr=1e-5,3e-5,5e-5
 """
 
 from __future__ import annotations

@@ -36,18 +36,34 @@ def cache_dir(tmp_path) -> Path:
     return tmp_path / "cache"
 
 
-def run_train(*overrides: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300
-              ) -> subprocess.CompletedProcess:
+def run_train(
+    *overrides: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
     """Run `python train.py <overrides>` in a subprocess; return the finished process."""
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *overrides], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *overrides],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def tiny_overrides(model_dir: Path, data_file: Path, out_dir: Path, cache: Path) -> list[str]:
     """Overrides for a fast run on the tiny model and toy data."""
-    return [f"model.pretrained={model_dir}", "data=csv", f"data.source.path={data_file}",
-            f"hydra.run.dir={out_dir}", f"paths.cache_dir={cache}", "trainer.max_epochs=3",
-            "model.optimizer.lr=1e-2", "print_config=false", "~callbacks.rich_progress_bar",
-            "trainer.enable_model_summary=false", "trainer.log_every_n_steps=5",
-            "trainer.precision=32-true"]  # exact comparisons; bf16 is covered by the real run
+    return [
+        f"model.pretrained={model_dir}",
+        "data=csv",
+        f"data.source.path={data_file}",
+        f"hydra.run.dir={out_dir}",
+        f"paths.cache_dir={cache}",
+        "trainer.max_epochs=3",
+        "model.optimizer.lr=1e-2",
+        "print_config=false",
+        "~callbacks.rich_progress_bar",
+        "trainer.enable_model_summary=false",
+        "trainer.log_every_n_steps=5",
+        "trainer.precision=32-true",
+    ]  # exact comparisons; bf16 is covered by the real run

@@ -1,9 +1,9 @@
 """bertlab: fine-tune pretrained BERT models on text classification (Lightning + Hydra)."""
 
-from bertlab.utils.precision import register as _register_precision_resolver
+from bertlab.utils.resolvers import register as _register_resolvers
 
 __version__ = "0.1.0"
-_register_precision_resolver()  # ${bertlab.fast_precision:...} in configs/trainer/default.yaml
+_register_resolvers()  # ${bertlab.fast_precision:...}, ${bertlab.cwd:} in configs/
 
 
 def load(path, checkpoint="best", device=None, batch_size=None):

@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from transformers import AutoConfig
 
 from bertlab.callbacks import ValidationHistory
@@ -91,16 +91,28 @@ def _run(cfg: DictConfig, out: Path) -> float:
     if first:
         (out / "FAILED.txt").unlink(missing_ok=True)  # a resumed run may have failed before
         atomic_write_json(out / "split_manifest.json", datamodule.split_manifest())
-        atomic_write_json(out / "label_map.json", {"problem_type": datamodule.problem_type,
-                                                   "id2label": dict(enumerate(datamodule.label_names))})
+        atomic_write_json(
+            out / "label_map.json",
+            {
+                "problem_type": datamodule.problem_type,
+                "id2label": dict(enumerate(datamodule.label_names)),
+            },
+        )
     model = hydra.utils.instantiate(
-        cfg.model, _convert_="partial", num_labels=datamodule.num_labels, problem_type=datamodule.problem_type,
+        cfg.model,
+        _convert_="partial",
+        num_labels=datamodule.num_labels,
+        problem_type=datamodule.problem_type,
         label_names=datamodule.label_names or None,
     )
 
     history = ValidationHistory()
-    callbacks = [*build_callbacks(cfg), history, RandomState(),
-                 *trial_callbacks(cfg.objective.metric)]
+    callbacks = [
+        *build_callbacks(cfg),
+        history,
+        RandomState(),
+        *trial_callbacks(cfg.objective.metric),
+    ]
     loggers = build_loggers(cfg)
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -110,10 +122,16 @@ def _run(cfg: DictConfig, out: Path) -> float:
     best = best_row[metric] if best_row else math.nan
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
-    record = {"objective": metric, "mode": mode, "best_value": best, "best_val": best_row,
-              "best_epoch": best_row["epoch"] if best_row else None,
-              "best_checkpoint": best_path or None, "epochs_run": trainer.current_epoch,
-              "global_step": trainer.global_step}
+    record = {
+        "objective": metric,
+        "mode": mode,
+        "best_value": best,
+        "best_val": best_row,
+        "best_epoch": best_row["epoch"] if best_row else None,
+        "best_checkpoint": best_path or None,
+        "epochs_run": trainer.current_epoch,
+        "global_step": trainer.global_step,
+    }
     if should_test(cfg):
         results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None)
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}

@@ -9,17 +9,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bertlab.model.pretrained import default_checkpoint_dir
 from bertlab.data.tokenize import TOKENIZER_FILES
+from bertlab.model.pretrained import default_checkpoint_dir
 
 POSITIVE = ["great", "wonderful", "moving", "brilliant", "funny", "charming", "superb", "fresh"]
 NEGATIVE = ["dull", "boring", "awful", "tedious", "clumsy", "bland", "weak", "messy"]
-FILLER = ["the", "film", "story", "cast", "plot", "movie", "acting", "script", "and", "a", "its",
-          "was", "with", "this", "director", "scenes", "ending", "music", "characters", "really"]
+FILLER = [
+    "the",
+    "film",
+    "story",
+    "cast",
+    "plot",
+    "movie",
+    "acting",
+    "script",
+    "and",
+    "a",
+    "its",
+    "was",
+    "with",
+    "this",
+    "director",
+    "scenes",
+    "ending",
+    "music",
+    "characters",
+    "really",
+]
 
 
-def make_tiny_checkpoint(path: str | Path, max_positions: int = 128, hidden: int = 32,
-                         layers: int = 2, seed: int = 0) -> Path:
+def make_tiny_checkpoint(
+    path: str | Path, max_positions: int = 128, hidden: int = 32, layers: int = 2, seed: int = 0
+) -> Path:
     """Save a randomly initialised small BERT with the default model's tokenizer files."""
     import torch
     from transformers import BertConfig, BertModel
@@ -27,9 +48,14 @@ def make_tiny_checkpoint(path: str | Path, max_positions: int = 128, hidden: int
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=2, intermediate_size=hidden * 2,
-                        max_position_embeddings=max_positions)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=max_positions,
+    )
     BertModel(config).save_pretrained(path)
     source = default_checkpoint_dir()
     for name in TOKENIZER_FILES:
@@ -38,8 +64,9 @@ def make_tiny_checkpoint(path: str | Path, max_positions: int = 128, hidden: int
     return path
 
 
-def make_toy_corpus(n: int = 300, seed: int = 0, labels: tuple[str, str] = ("neg", "pos")
-                    ) -> pd.DataFrame:
+def make_toy_corpus(
+    n: int = 300, seed: int = 0, labels: tuple[str, str] = ("neg", "pos")
+) -> pd.DataFrame:
     """Short reviews whose label is given by sentiment words amid filler (learnable fast)."""
     rng = np.random.default_rng(seed)
     rows = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from conftest import run_train, tiny_overrides
 
 
@@ -20,7 +21,9 @@ def assert_refused(proc, run_dir, *phrases: str) -> None:
 def run(tiny_model_dir, tiny_csv, tmp_path):
     def go(*extra: str, data=tiny_csv):
         out = tmp_path / "run"
-        return run_train(*tiny_overrides(tiny_model_dir, data, out, tmp_path / "cache"), *extra), out
+        return run_train(
+            *tiny_overrides(tiny_model_dir, data, out, tmp_path / "cache"), *extra
+        ), out
 
     return go
 
@@ -55,7 +58,8 @@ def test_empty_texts_past_the_fraction(run, tmp_path):
 def test_too_few_examples_to_stratify(run, tmp_path):
     path = tmp_path / "rare.csv"
     pd.DataFrame({"text": [f"t {i}" for i in range(42)], "label": ["a"] * 40 + ["b"] * 2}).to_csv(
-        path, index=False)
+        path, index=False
+    )
     proc, out = run(data=path)
     assert_refused(proc, out, "Class 'b' has only 2 example")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import run_train
 
 
@@ -12,14 +13,24 @@ from conftest import run_train
 def test_real_weights_learn_rotten_tomatoes_quickly(tmp_path):
     out = tmp_path / "real"
     proc = run_train(
-        f"hydra.run.dir={out}", f"paths.cache_dir={tmp_path / 'cache'}", "print_config=false",
-        "~callbacks.rich_progress_bar", "trainer.max_epochs=1", "+trainer.limit_train_batches=40",
-        "+trainer.limit_val_batches=4", "+trainer.limit_test_batches=4", timeout=900,
+        f"hydra.run.dir={out}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "print_config=false",
+        "~callbacks.rich_progress_bar",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=40",
+        "+trainer.limit_val_batches=4",
+        "+trainer.limit_test_batches=4",
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     manifest = json.loads((out / "split_manifest.json").read_text())
-    assert [manifest["splits"][k]["size"] for k in ("train", "validation", "test")] == [6826, 852, 852]
+    assert [manifest["splits"][k]["size"] for k in ("train", "validation", "test")] == [
+        6826,
+        852,
+        852,
+    ]
     assert manifest["splits"]["test"]["label_counts"] == {"0": 426, "1": 426}
     # 40 steps of 32 sentences lift the pretrained encoder well above chance (0.5).
     assert metrics["best_val"]["val/acc"] > 0.65, metrics

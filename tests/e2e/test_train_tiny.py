@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_train, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
+
+from conftest import run_train, tiny_overrides
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,14 @@ def test_run_succeeds_and_records_everything(two_runs):
     base, first, _ = two_runs
     assert first.returncode == 0, first.stderr[-3000:]
     run = base / "run1"
-    for name in ("config.yaml", "split_manifest.json", "label_map.json", "metrics.json",
-                 "checkpoints/last.ckpt", ".hydra/config.yaml"):
+    for name in (
+        "config.yaml",
+        "split_manifest.json",
+        "label_map.json",
+        "metrics.json",
+        "checkpoints/last.ckpt",
+        ".hydra/config.yaml",
+    ):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["objective"] == "val/acc"
@@ -38,12 +45,21 @@ def test_run_succeeds_and_records_everything(two_runs):
 def test_tensorboard_has_scalars_and_hparams_with_best_val(two_runs):
     base, first, _ = two_runs
     assert first.returncode == 0
-    events = EventAccumulator(str(base / "run1" / "tensorboard"),
-                              size_guidance={"scalars": 0, "tensors": 0})
+    events = EventAccumulator(
+        str(base / "run1" / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0}
+    )
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    for tag in ("train/loss_step", "train/loss", "val/acc", "val/f1", "val/mcc", "val/auroc",
-                "test/acc", "hp_metric"):
+    for tag in (
+        "train/loss_step",
+        "train/loss",
+        "val/acc",
+        "val/f1",
+        "val/mcc",
+        "val/auroc",
+        "test/acc",
+        "hp_metric",
+    ):
         assert tag in scalars, (tag, scalars)
     assert any(t.startswith("train/lr") for t in scalars)
     best = json.loads((base / "run1" / "metrics.json").read_text())["best_value"]

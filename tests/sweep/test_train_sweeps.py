@@ -47,12 +47,19 @@ def tiny(model: Path, data: Path, cache: Path, sweep_dir: Path) -> list[str]:
 def optuna_sweep(tiny_model_dir, tiny_csv, tmp_path_factory) -> tuple[Path, str]:
     """Six TPE trials of two epochs on val/loss, with a pruner that keeps only the top 10%."""
     tmp = tmp_path_factory.mktemp("optuna")
-    out = tmp / "sweep"
+    out = tmp / "train" / "sweeps" / "sweep"  # the config's own sweep dir, under paths.log_dir
+    overrides = [
+        o
+        for o in tiny(tiny_model_dir, tiny_csv, tmp / "cache", out)
+        if not o.startswith("hydra.sweep.dir=")
+    ]
     proc = run(
         str(ROOT / "train.py"),
         "-m",
         "hparams_search=optuna",
-        *tiny(tiny_model_dir, tiny_csv, tmp / "cache", out),
+        *overrides,
+        f"paths.log_dir={tmp}",
+        "hydra.sweeper.study_name=sweep",
         "hydra.sweeper.n_trials=6",
         "trainer.max_epochs=2",
         "objective.metric=val/loss",
@@ -97,7 +104,7 @@ def test_optuna_sweep_of_train_py(optuna_sweep):
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert table[best["trial"]]["state"] == "COMPLETE"
     assert "model.optimizer.lr=" in " ".join(best["overrides"])
-    assert "Sweep bertlab" in stdout
+    assert "Sweep sweep" in stdout
     assert not (out / "lockbox.json").exists()
 
 

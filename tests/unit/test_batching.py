@@ -46,13 +46,17 @@ def test_ranks_step_equally_and_cover_everything():
     shards = [list(BucketBatchSampler(lens, 32, seed=0, num_replicas=2, rank=r)) for r in (0, 1)]
     assert len(shards[0]) == len(shards[1])
     assert set(i for s in shards for b in s for i in b) == set(range(1001))
-    evals = [list(BucketBatchSampler(lens, 32, shuffle=False, num_replicas=2, rank=r)) for r in (0, 1)]
+    evals = [
+        list(BucketBatchSampler(lens, 32, shuffle=False, num_replicas=2, rank=r)) for r in (0, 1)
+    ]
     assert sorted(i for s in evals for b in s for i in b) == list(range(1001))  # no duplicates
 
 
 def test_pad_to_multiple_of_8_with_masks():
-    examples = [(np.array([101, 7, 102]), np.array([0, 0, 0]), np.int64(1)),
-                (np.array([101, 5, 6, 8, 9, 102]), np.array([0, 0, 0, 1, 1, 1]), np.int64(0))]
+    examples = [
+        (np.array([101, 7, 102]), np.array([0, 0, 0]), np.int64(1)),
+        (np.array([101, 5, 6, 8, 9, 102]), np.array([0, 0, 0, 1, 1, 1]), np.int64(0)),
+    ]
     batch = PadCollator(pad_token_id=0, pad_to_multiple_of=8)(examples)
     assert batch["input_ids"].shape == (2, 8)
     assert batch["attention_mask"].sum(1).tolist() == [3, 6]

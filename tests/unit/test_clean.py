@@ -38,4 +38,4 @@ def test_exact_duplicates_are_dropped():
 def test_duplicate_across_provided_splits_stays_in_test():
     df = table(["a", "b", "a"], [1, 0, 1], ["train", "train", "test"])
     out, _ = clean(df)
-    assert sorted(zip(out["text"], out["split"])) == [("a", "test"), ("b", "train")]
+    assert sorted(zip(out["text"], out["split"], strict=True)) == [("a", "test"), ("b", "train")]

@@ -17,8 +17,12 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml") if p.stem != "base")
 
 
-GROUP_OPTIONS = [(g.name, o) for g in sorted(CONFIGS.iterdir())
-                 if g.is_dir() and g.name not in SKIP_GROUPS for o in options(g.name)]
+GROUP_OPTIONS = [
+    (g.name, o)
+    for g in sorted(CONFIGS.iterdir())
+    if g.is_dir() and g.name not in SKIP_GROUPS
+    for o in options(g.name)
+]
 
 
 def compose_with(*overrides: str):

@@ -15,8 +15,12 @@ from bertlab.model.optim import decay_groups, linear_warmup_decay
 def batch(n=8, width=8, labels=None):
     ids = torch.randint(1000, 2000, (n, width))
     ids[:, 0] = 101
-    return {"input_ids": ids, "token_type_ids": torch.zeros_like(ids),
-            "attention_mask": torch.ones_like(ids), "labels": labels}
+    return {
+        "input_ids": ids,
+        "token_type_ids": torch.zeros_like(ids),
+        "attention_mask": torch.ones_like(ids),
+        "labels": labels,
+    }
 
 
 CASES = {
@@ -42,7 +46,11 @@ def test_problem_type_trains_and_reports_its_metrics(case, tiny_model_dir):
     model.val_metrics.update(logits, labels, loss)
     values = model.val_metrics.compute()
     assert {k.split("/")[1] for k in values} == names
-    assert all(torch.isfinite(v) for k, v in values.items() if not k.endswith(("mcc", "pearson", "spearman")))
+    assert all(
+        torch.isfinite(v)
+        for k, v in values.items()
+        if not k.endswith(("mcc", "pearson", "spearman"))
+    )
 
 
 def test_label_names_become_id2label(tiny_model_dir):
@@ -55,8 +63,9 @@ def test_no_weight_decay_on_bias_and_layernorm(tiny_model_dir):
     model = TextClassifier(str(tiny_model_dir), num_labels=2)
     decay, no_decay = decay_groups(model.network, 0.01)
     names = {id(p): n for n, p in model.network.named_parameters()}
-    assert all(names[id(p)].endswith("weight") and "LayerNorm" not in names[id(p)]
-               for p in decay["params"])
+    assert all(
+        names[id(p)].endswith("weight") and "LayerNorm" not in names[id(p)] for p in decay["params"]
+    )
     assert any("LayerNorm" in names[id(p)] for p in no_decay["params"])
     assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == 0.01
 
@@ -76,13 +85,25 @@ def test_warmup_then_linear_decay():
 def test_fit_with_real_trainer_logs_epoch_metrics(tiny_model_dir, tiny_csv, cache_dir):
     from bertlab.data import LocalFile, TextClassificationDataModule
 
-    dm = TextClassificationDataModule(LocalFile(path=str(tiny_csv)), tokenizer=str(tiny_model_dir),
-                                      cache_dir=str(cache_dir), batch_size=16)
+    dm = TextClassificationDataModule(
+        LocalFile(path=str(tiny_csv)),
+        tokenizer=str(tiny_model_dir),
+        cache_dir=str(cache_dir),
+        batch_size=16,
+    )
     dm.prepare_data()
-    model = TextClassifier(str(tiny_model_dir), num_labels=dm.num_labels,
-                           optimizer=functools.partial(torch.optim.AdamW, lr=3e-3))
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
+    model = TextClassifier(
+        str(tiny_model_dir),
+        num_labels=dm.num_labels,
+        optimizer=functools.partial(torch.optim.AdamW, lr=3e-3),
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     metrics = trainer.callback_metrics
     assert {"train/loss", "train/acc", "val/acc", "val/auroc", "val/loss"} <= set(metrics)

@@ -8,8 +8,13 @@ import pytest
 from bertlab.data.sources import LocalFile, MovieReviews
 from bertlab.errors import DataError
 
-ROWS = pd.DataFrame({"review": ["good film", "bad film", "fine film"], "y": ["pos", "neg", "pos"],
-                     "other": ["a", "b", "c"]})
+ROWS = pd.DataFrame(
+    {
+        "review": ["good film", "bad film", "fine film"],
+        "y": ["pos", "neg", "pos"],
+        "other": ["a", "b", "c"],
+    }
+)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])

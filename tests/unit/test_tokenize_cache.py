@@ -24,8 +24,12 @@ def test_seed_sentence_tokenizes_like_the_bert_fast_tokenizer(tmp_path, cache_di
     pd.DataFrame({"text": [text, "another one"] * 10, "label": [0, 1] * 10}).assign(
         text=lambda d: d.text + [f" {i}" if i else "" for i in range(20)]
     ).to_csv(path, index=False)
-    dm = datamodule(path, cache_dir, split={"train": 0.5, "validation": 0.25, "test": 0.25},
-                    pad_to_multiple_of=8)
+    dm = datamodule(
+        path,
+        cache_dir,
+        split={"train": 0.5, "validation": 0.25, "test": 0.25},
+        pad_to_multiple_of=8,
+    )
     dm.prepare_data()
     corpus = dm.corpus
     assert corpus.input_ids[corpus.offsets[0] : corpus.offsets[1]].tolist() == SEED_IDS
@@ -56,9 +60,13 @@ def test_cache_hit_tokenizes_nothing_and_key_follows_max_length(tiny_csv, cache_
 
 def test_sentence_pairs_get_token_type_ids_0_and_1(tmp_path, cache_dir):
     path = tmp_path / "pairs.csv"
-    pd.DataFrame({"text": [f"a premise {i}" for i in range(30)],
-                  "b": [f"a hypothesis {i}" for i in range(30)],
-                  "label": [i % 2 for i in range(30)]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "text": [f"a premise {i}" for i in range(30)],
+            "b": [f"a hypothesis {i}" for i in range(30)],
+            "label": [i % 2 for i in range(30)],
+        }
+    ).to_csv(path, index=False)
     dm = datamodule(path, cache_dir, pair="b")
     dm.prepare_data()
     types = dm.corpus.token_type_ids[dm.corpus.offsets[0] : dm.corpus.offsets[1]].tolist()
@@ -76,7 +84,9 @@ def test_manifest_is_identical_across_datamodules(tiny_csv, cache_dir):
 
 def test_label_in_provided_test_that_train_never_saw(tmp_path, cache_dir):
     train, test = tmp_path / "train.csv", tmp_path / "test.csv"
-    pd.DataFrame({"text": [f"t{i}" for i in range(20)], "label": ["a", "b"] * 10}).to_csv(train, index=False)
+    pd.DataFrame({"text": [f"t{i}" for i in range(20)], "label": ["a", "b"] * 10}).to_csv(
+        train, index=False
+    )
     pd.DataFrame({"text": ["x", "y"], "label": ["a", "zebra"]}).to_csv(test, index=False)
     source = LocalFile(files={"train": str(train), "test": str(test)})
     dm = TextClassificationDataModule(source, cache_dir=str(cache_dir))

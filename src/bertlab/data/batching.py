@@ -120,7 +120,9 @@ class BucketBatchSampler(Sampler[list[int]]):
             return len(self._shard(self._batches()))
         if self.shuffle and self.bucket:
             full, rest = divmod(n, self.pool)
-            total = full * math.ceil(self.pool / self.batch_size) + math.ceil(rest / self.batch_size)
+            total = full * math.ceil(self.pool / self.batch_size) + math.ceil(
+                rest / self.batch_size
+            )
         else:
             total = math.ceil(n / self.batch_size)
         if self.num_replicas == 1:

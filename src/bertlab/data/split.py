@@ -39,7 +39,9 @@ def _carve(
     names: Sequence[str] | None,
 ) -> dict[str, np.ndarray]:
     """Split row indices `pool` into train plus the splits in `fractions` (of the pool)."""
-    groups = [pool] if strata is None else [pool[strata[pool] == s] for s in np.unique(strata[pool])]
+    groups = (
+        [pool] if strata is None else [pool[strata[pool] == s] for s in np.unique(strata[pool])]
+    )
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("train", *fractions)}
     for group in groups:
         group = rng.permutation(group)
@@ -82,7 +84,10 @@ def split_indices(
     rows = np.arange(n)
     if provided is None or not (provided != "").any():
         fractions = {k: ratios[k] for k in ("validation", "test") if ratios[k] > 0}
-        return {**{k: np.empty(0, np.int64) for k in SPLITS}, **_carve(rows, strata, fractions, rng, names)}
+        return {
+            **{k: np.empty(0, np.int64) for k in SPLITS},
+            **_carve(rows, strata, fractions, rng, names),
+        }
     given = {k: rows[provided == k] for k in SPLITS}
     if (provided == "").any():
         raise DataError("Some rows name a split and others do not; give every row a split.")
@@ -106,6 +111,9 @@ def manifest(
     for name in SPLITS:
         rows = indices[name]
         digest = hashlib.sha256("\n".join(sorted(ids[rows].tolist())).encode()).hexdigest()
-        splits[name] = {"size": int(len(rows)), "label_counts": dict(label_counts[name]),
-                        "ids_sha256": digest}
+        splits[name] = {
+            "size": int(len(rows)),
+            "label_counts": dict(label_counts[name]),
+            "ids_sha256": digest,
+        }
     return {**extra, "splits": splits}

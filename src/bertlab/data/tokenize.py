@@ -20,8 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 log = logging.getLogger(__name__)
 
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
-                   "special_tokens_map.json", "added_tokens.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
 ARRAYS = ("input_ids", "offsets", "token_type_ids", "labels", "split", "example_ids")
 
 
@@ -99,7 +104,7 @@ def tokenize(
                 return_attention_mask=False,
                 return_token_type_ids=True,
             )
-            for ids, types in zip(enc["input_ids"], enc["token_type_ids"]):
+            for ids, types in zip(enc["input_ids"], enc["token_type_ids"], strict=True):
                 ids_parts.append(ids)
                 type_parts.append(types)
                 lengths.append(len(ids))

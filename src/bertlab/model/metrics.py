@@ -25,11 +25,17 @@ from bertlab.errors import ConfigError
 def build_metrics(problem_type: str, num_labels: int) -> dict[str, Metric]:
     """Named metrics for a problem type; each takes (model outputs, targets) in `update`."""
     if problem_type == "regression":
-        return {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(),
-                "mse": MeanSquaredError()}
+        return {
+            "pearson": PearsonCorrCoef(),
+            "spearman": SpearmanCorrCoef(),
+            "mse": MeanSquaredError(),
+        }
     if problem_type == "multi_label":
-        return {"acc": MultilabelAccuracy(num_labels), "f1": MultilabelF1Score(num_labels, average="macro"),
-                "mcc": MultilabelMatthewsCorrCoef(num_labels)}
+        return {
+            "acc": MultilabelAccuracy(num_labels),
+            "f1": MultilabelF1Score(num_labels, average="macro"),
+            "mcc": MultilabelMatthewsCorrCoef(num_labels),
+        }
     metrics: dict[str, Metric] = {
         "acc": MulticlassAccuracy(num_labels, average="micro"),
         "f1": MulticlassF1Score(num_labels, average="macro"),
@@ -40,8 +46,9 @@ def build_metrics(problem_type: str, num_labels: int) -> dict[str, Metric]:
     return metrics
 
 
-def build_extra_metrics(factories: Mapping[str, Callable[..., Metric]] | None, problem_type: str,
-                        num_labels: int) -> dict[str, Metric]:
+def build_extra_metrics(
+    factories: Mapping[str, Callable[..., Metric]] | None, problem_type: str, num_labels: int
+) -> dict[str, Metric]:
     """Fresh metrics from partials (`model.extra_metrics`), filling in num_classes / num_labels.
 
     Raises:
@@ -61,8 +68,10 @@ def build_extra_metrics(factories: Mapping[str, Callable[..., Metric]] | None, p
             sizes = {"num_labels": num_labels}
         metric = factory(**{k: v for k, v in sizes.items() if k in params and k not in bound})
         if not isinstance(metric, Metric):
-            raise ConfigError(f"model.extra_metrics.{name} made a {type(metric).__name__}, "
-                              "not a torchmetrics Metric.")
+            raise ConfigError(
+                f"model.extra_metrics.{name} made a {type(metric).__name__}, "
+                "not a torchmetrics Metric."
+            )
         out[name] = metric
     return out
 
@@ -70,8 +79,9 @@ def build_extra_metrics(factories: Mapping[str, Callable[..., Metric]] | None, p
 class StageMetrics(torch.nn.Module):
     """Task metrics plus the mean loss of one stage, logged as `<stage>/<name>`."""
 
-    def __init__(self, stage: str, problem_type: str, num_labels: int,
-                 extra: dict[str, Metric] | None = None) -> None:
+    def __init__(
+        self, stage: str, problem_type: str, num_labels: int, extra: dict[str, Metric] | None = None
+    ) -> None:
         super().__init__()
         self.problem_type = problem_type
         self.binary_auroc = problem_type == "single_label" and num_labels == 2
@@ -92,8 +102,9 @@ class StageMetrics(torch.nn.Module):
         """Queue one batch (all on the device); the metrics take the queue every
         `FLUSH_EVERY` batches and at `compute()`."""
         loss = loss.detach().float()
-        self._queue.append((logits.detach(), labels.detach(), loss,
-                            loss.new_full((), labels.shape[0])))
+        self._queue.append(
+            (logits.detach(), labels.detach(), loss, loss.new_full((), labels.shape[0]))
+        )
         if len(self._queue) >= self.FLUSH_EVERY:
             self.flush()
 

@@ -18,8 +18,11 @@ from bertlab.model.pretrained import resolve_pretrained
 
 log = logging.getLogger(__name__)
 
-HF_PROBLEM_TYPES = {"single_label": "single_label_classification",
-                    "multi_label": "multi_label_classification", "regression": "regression"}
+HF_PROBLEM_TYPES = {
+    "single_label": "single_label_classification",
+    "multi_label": "multi_label_classification",
+    "regression": "regression",
+}
 
 
 class TextClassifier(L.LightningModule):
@@ -80,8 +83,9 @@ class TextClassifier(L.LightningModule):
         if wanted == "auto":
             wanted = self.trainer.strategy.root_device.type == "cuda"
         if wanted and self.forward_fn is self.network:
-            self.forward_fn = torch.compile(self.network, dynamic=True,
-                                            mode=self.hparams.get("compile_mode"))
+            self.forward_fn = torch.compile(
+                self.network, dynamic=True, mode=self.hparams.get("compile_mode")
+            )
 
     def stage_metrics(self, stage: str) -> StageMetrics:
         """The metrics of stage train, val or test."""
@@ -96,8 +100,11 @@ class TextClassifier(L.LightningModule):
         if hp.dropout is not None:
             overrides = {"hidden_dropout_prob": hp.dropout, "classifier_dropout": hp.dropout}
         config = AutoConfig.from_pretrained(
-            str(path), num_labels=hp.num_labels, problem_type=HF_PROBLEM_TYPES[hp.problem_type],
-            id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+            str(path),
+            num_labels=hp.num_labels,
+            problem_type=HF_PROBLEM_TYPES[hp.problem_type],
+            id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)},
             **overrides,
         )
         config._attn_implementation = hp.attn_implementation
@@ -107,7 +114,8 @@ class TextClassifier(L.LightningModule):
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits of shape (batch, num_labels)."""
         return self.forward_fn(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
             token_type_ids=batch["token_type_ids"],
         ).logits
 
@@ -118,8 +126,9 @@ class TextClassifier(L.LightningModule):
             return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
         return F.cross_entropy(logits.float(), labels)
 
-    def _step(self, batch: Mapping[str, torch.Tensor], stage: str
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(
+        self, batch: Mapping[str, torch.Tensor], stage: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch)
         loss = self.loss(logits, batch["labels"])
         self.stage_metrics(stage).update(logits, batch["labels"], loss)
@@ -133,18 +142,26 @@ class TextClassifier(L.LightningModule):
         # a logged progress-bar value is a host sync, which would stall every fast GPU step.
         if (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
             total, count = self._loss_window
-            self.log("train/loss_step", total / count, on_step=True, on_epoch=False,
-                     prog_bar=True, batch_size=batch["labels"].shape[0])
+            self.log(
+                "train/loss_step",
+                total / count,
+                on_step=True,
+                on_epoch=False,
+                prog_bar=True,
+                batch_size=batch["labels"].shape[0],
+            )
             self._loss_window = None
         return loss
 
-    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int
-                        ) -> dict[str, torch.Tensor]:
+    def validation_step(
+        self, batch: Mapping[str, torch.Tensor], batch_idx: int
+    ) -> dict[str, torch.Tensor]:
         """Returns the logits for callbacks (e.g. TensorBoard figures); not kept by Lightning."""
         return {"logits": self._step(batch, "val")[1].detach()}
 
-    def test_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int
-                  ) -> dict[str, torch.Tensor]:
+    def test_step(
+        self, batch: Mapping[str, torch.Tensor], batch_idx: int
+    ) -> dict[str, torch.Tensor]:
         return {"logits": self._step(batch, "test")[1].detach()}
 
     def _log_epoch(self, stage: str) -> None:
@@ -162,29 +179,40 @@ class TextClassifier(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None,
-                                    gradient_clip_algorithm=None) -> None:
+    def configure_gradient_clipping(
+        self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
+    ) -> None:
         """Clip in place. Lightning's mixed-precision plugin refuses any fused optimizer, as if a
         grad scaler were unscaling inside it; bf16 has no scaler, so clipping here is exact."""
         if not gradient_clip_val or str(self.trainer.precision).startswith("16"):
-            return super().configure_gradient_clipping(optimizer, gradient_clip_val,
-                                                       gradient_clip_algorithm)
+            return super().configure_gradient_clipping(
+                optimizer, gradient_clip_val, gradient_clip_algorithm
+            )
         if gradient_clip_algorithm == "value":
             torch.nn.utils.clip_grad_value_(self.parameters(), gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
 
     def configure_optimizers(self):
-        groups = decay_groups(self.network, self.optimizer_factory.keywords.get("weight_decay", 0.0)
-                              if hasattr(self.optimizer_factory, "keywords") else 0.0)
+        groups = decay_groups(
+            self.network,
+            self.optimizer_factory.keywords.get("weight_decay", 0.0)
+            if hasattr(self.optimizer_factory, "keywords")
+            else 0.0,
+        )
         fused = {}
         fp16 = str(self.trainer.precision).startswith("16")  # its scaler needs unfused clipping
-        if self.hparams.get("fused_optimizer", True) and not fp16 and "fused" in inspect.signature(
-                self.optimizer_factory).parameters and "fused" not in getattr(
-                self.optimizer_factory, "keywords", {}):
+        if (
+            self.hparams.get("fused_optimizer", True)
+            and not fp16
+            and "fused" in inspect.signature(self.optimizer_factory).parameters
+            and "fused" not in getattr(self.optimizer_factory, "keywords", {})
+        ):
             fused = {"fused": True}
         optimizer = self.optimizer_factory(groups, **fused)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = self.scheduler_factory(optimizer, total_steps=total)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "train/lr"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "train/lr"},
+        }

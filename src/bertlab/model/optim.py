@@ -16,8 +16,10 @@ def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
             continue
         skip = param.ndim < 2 or name.endswith(".bias") or "LayerNorm" in name or "norm" in name
         (no_decay if skip else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 def linear_warmup_decay(

@@ -5,7 +5,8 @@
 This is the only place a test metric is computed. The best trial's own overrides are
 composed again with ``test_after_fit=true`` and ``seed=s`` for s = its seed, +1, ..., and
 ``data.split_seed`` pinned to the trial's, so every run keeps the sweep's train/val/test split
-(the seeds vary initialisation, dropout and batch order). Runs go to ``<sweep_dir>/final/<opening>/seed_<s>``;
+(the seeds vary initialisation, dropout and batch order).
+Runs go to ``<sweep_dir>/final/<opening>/seed_<s>``;
 each opening is recorded in ``<sweep_dir>/lockbox.json``, and a second one warns loudly.
 """
 

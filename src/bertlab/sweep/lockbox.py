@@ -62,7 +62,7 @@ def sweep_objective(config: DictConfig, conf: Mapping[str, Any]) -> tuple[str, s
     mode = conf.get("direction") or OmegaConf.select(config, "objective.mode", default="max")
     if str(mode).lower() not in DIRECTIONS:
         raise SweepError(f"Unknown direction {mode!r}: use max/maximize or min/minimize.")
-    if OmegaConf.select(config, LOCK_KEY, default=None) is None:
+    if LOCK_KEY not in config:  # present, even as null (= "not in a multirun")
         raise SweepError(f"The task config has no {LOCK_KEY!r} key for the lockbox to force off.")
     return str(metric), DIRECTIONS[str(mode).lower()]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-RESOLVER = "bertlab.fast_precision"
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -34,11 +33,3 @@ def fast_precision(accelerator: str) -> str:
         if accelerator != "auto":
             return "bf16-mixed"
     return "bf16-mixed" if cpu_has_native_bf16() else "32-true"
-
-
-def register() -> None:
-    """Make `${bertlab.fast_precision:<accelerator>}` available to configs."""
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver(RESOLVER):
-        OmegaConf.register_new_resolver(RESOLVER, fast_precision)

@@ -10,9 +10,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from bertlab.utils.io import atomic_write_text
 
-HPARAM_KEYS = ("seed", "data.batch_size", "data.max_length", "model.pretrained", "model.dropout",
-               "model.optimizer.lr", "model.optimizer.weight_decay",
-               "model.scheduler.warmup_fraction", "trainer.max_epochs", "trainer.precision")
+HPARAM_KEYS = (
+    "seed",
+    "data.batch_size",
+    "data.max_length",
+    "model.pretrained",
+    "model.dropout",
+    "model.optimizer.lr",
+    "model.optimizer.weight_decay",
+    "model.scheduler.warmup_fraction",
+    "trainer.max_epochs",
+    "trainer.precision",
+)
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, object]:

@@ -91,12 +91,17 @@ class _GridSampler(optuna.samplers.GridSampler):
 def make_pruner(cfg: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     """Build the pruner named ``cfg['name']``; other keys are passed to its constructor.
 
+    ``none`` ignores the other keys, so ``hydra.sweeper.pruner.name=none`` switches pruning
+    off without deleting the settings the config composed for the default pruner.
+
     Raises:
         SweepError: On an unknown name.
     """
     name = cfg.get("name", "none") or "none"
     if name not in PRUNERS:
         raise SweepError(f"Unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}.")
+    if name == "none":
+        return PRUNERS[name]()
     return PRUNERS[name](**{k: v for k, v in cfg.items() if k != "name"})
 
 

@@ -22,7 +22,7 @@ from bertlab.data import labels as labeling
 from bertlab.data.batching import TokenizedSplit
 from bertlab.errors import DataError
 from bertlab.inference import Predictor, find_run_dir, run_config
-from bertlab.utils.cli import add_run_arguments, run_cli
+from bertlab.utils.cli import run_cli, tool_parser
 from bertlab.utils.io import atomic_write_json
 
 SPLIT_ALIASES = {"val": "validation", "dev": "validation", "valid": "validation"}
@@ -129,12 +129,7 @@ def evaluate(
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m bertlab.evaluate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_run_arguments(p)
+    p = tool_parser("bertlab.evaluate", __doc__)
     what = p.add_mutually_exclusive_group()
     what.add_argument("--split", default="test", help="train, validation or test (default)")
     what.add_argument("--file", help="a labelled .csv/.tsv/.jsonl/.parquet file instead")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bertlab.errors import ModelError
-from bertlab.utils.cli import add_run_arguments, run_cli
+from bertlab.utils.cli import run_cli, tool_parser
 
 
 def export(run: str | Path, out_dir: str | Path, checkpoint: str = "best") -> Path:
@@ -57,12 +57,7 @@ def export(run: str | Path, out_dir: str | Path, checkpoint: str = "best") -> Pa
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m bertlab.export",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_run_arguments(p)
+    p = tool_parser("bertlab.export", __doc__)
     p.add_argument("out_dir", help="the Hugging Face model directory to write")
     return p
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bertlab.errors import DataError
-from bertlab.utils.cli import add_run_arguments, run_cli
+from bertlab.utils.cli import run_cli, tool_parser
 from bertlab.utils.io import atomic_write_text
 
 
@@ -76,12 +76,7 @@ def predict_file(
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m bertlab.predict",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_run_arguments(p)
+    p = tool_parser("bertlab.predict", __doc__)
     p.add_argument("input", help="texts to classify: .csv, .tsv, .jsonl or .parquet")
     p.add_argument("-o", "--output", help="output CSV (default: <input>.predictions.csv)")
     p.add_argument("--text-column", default="text")

@@ -132,6 +132,7 @@ def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
     deadline = time.monotonic() + 120
     while not (out / "1" / ".hydra").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(0.4)  # past Hydra's job setup, inside trial 1's first epoch
     worker.send_signal(sig)  # trial 0 done, trial 1 mid-way (each trial takes 1.5 s)
     worker.communicate(timeout=60)
     ok(sweep(out, "hydra.sweeper.n_trials=3", "sleep_s=0"))

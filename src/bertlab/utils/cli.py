@@ -28,6 +28,17 @@ def run_cli(
     return 0
 
 
+def tool_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """A parser for `python -m <module>` with the module docstring as help and the run args."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_arguments(parser)
+    return parser
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every tool shares: which run, which checkpoint, which device."""
     parser.add_argument("run", help="a run dir (outputs/train/runs/<time>) or a .ckpt inside one")

@@ -5,7 +5,8 @@
 
 Prints training and evaluation samples/s of each side and their ratio (warm-up steps
 dropped), tokenization time cold and cached, peak memory, and MFU on a GPU; `--out` writes
-JSON. Repeats alternate the two sides in one process so that load drifts hit both.
+JSON. Repeats interleave the sides in one process, in reversed order every other repeat, so
+that load drifts and position effects hit all of them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from transformers import AutoConfig  # noqa: E402
 
 import bertlab_side  # noqa: E402
 import hf_side  # noqa: E402
+import raw_loop  # noqa: E402
 from bertlab.model.pretrained import resolve_pretrained  # noqa: E402
 from common import (  # noqa: E402
     DEVICE,
@@ -63,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--synthetic-size", type=int, default=16384)
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--skip-hf", action="store_true", help="bertlab only (for ablations)")
+    p.add_argument(
+        "--no-raw", action="store_true", help="skip the plain PyTorch loop (Lightning overhead)"
+    )
     p.add_argument(
         "--override",
         action="append",
@@ -117,14 +122,26 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
     flops = useful_flops_per_sample(
         mc.hidden_size, mc.num_hidden_layers, mc.intermediate_size, dm.dataset("train").lengths
     )
-    runs: dict[str, list[dict]] = {k: [] for k in ("hf_train", "bl_train", "hf_eval", "bl_eval")}
+    keys = ("hf_train", "bl_train", "raw_train", "hf_eval", "bl_eval")
+    runs: dict[str, list[dict]] = {k: [] for k in keys}
+    trained = {}
+
+    def train_hf() -> dict:
+        return hf_side.train(mdir, train_ex, args.batch_size, args.steps, args.warmup)
+
+    def train_bertlab() -> dict:
+        result, trained["model"] = bertlab_side.train(cfg, dm, args.steps, args.warmup)
+        return result
+
+    def train_raw() -> dict:
+        return raw_loop.train(cfg, dm, bertlab_side.new_model(cfg, dm), args.steps, args.warmup)
+
+    sides = [("hf_train", train_hf)] * (not args.skip_hf) + [("bl_train", train_bertlab)]
+    sides += [("raw_train", train_raw)] * (not args.no_raw)
     for r in range(args.repeats):
-        if not args.skip_hf:
-            runs["hf_train"].append(
-                hf_side.train(mdir, train_ex, args.batch_size, args.steps, args.warmup)
-            )
-        result, model = bertlab_side.train(cfg, dm, args.steps, args.warmup)
-        runs["bl_train"].append(result)
+        for key, run in sides if r % 2 == 0 else sides[::-1]:  # no side always goes first
+            runs[key].append(run())
+        model = trained["model"]
         if not args.no_eval:
             if not args.skip_hf:
                 runs["hf_eval"].append(hf_side.evaluate(mdir, eval_ex, args.batch_size))
@@ -148,6 +165,13 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
             row[f"{stage}_ratio"] = spread(
                 [b["samples_per_s"] / h["samples_per_s"] for h, b in zip(hf, bl, strict=True)]
             )
+    if runs["raw_train"]:  # share of the raw loop's speed that bertlab's loop gives up
+        row["overhead_pct"] = spread(
+            [
+                100 * (1 - b["samples_per_s"] / r["samples_per_s"])
+                for r, b in zip(runs["raw_train"], runs["bl_train"], strict=True)
+            ]
+        )
     return row
 
 
@@ -182,6 +206,19 @@ def report(rows: list[dict]) -> None:
                 f"{row['data']} | {stage} | {hf['median']:.1f} | {bl['median']:.1f} | "
                 f"{ratio_s} | {mem} | {mfu}"
             )
+        if "overhead_pct" in row:
+            raw = row["raw_train_samples_per_s"]["median"]
+            over = "/".join(f"{row['overhead_pct'][k]:.1f}" for k in ("min", "median", "max"))
+            print(f"{row['data']} | raw loop | {raw:.1f} samples/s | bertlab overhead {over} %")
+        graphs = [
+            row[f"bl_{stage}"][0]["graphs_compiled"]
+            for stage in ("train", "eval")
+            if row.get(f"bl_{stage}")
+        ]
+        if any(graphs):  # compiled: how many graphs the varying batch shapes needed
+            print(
+                f"{row['data']} | torch.compile graphs train/eval | " + "/".join(map(str, graphs))
+            )
         for name in ("cold", "cached"):
             if f"tokenize_{name}_s" in row:
                 print(f"{row['data']} | tokenize {name} | {row[f'tokenize_{name}_s']:.2f} s")
@@ -202,17 +239,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if peak == peak:
         print(f"bf16 matmul peak {peak:.0f} TFLOP/s", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench_"))
-    rows = [bench_one(kind, args, work, peak) for kind in args.data.split(",")]
+    meta = {
+        "device": device,
+        "torch": torch.__version__,
+        "argv": sys.argv,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "bf16_peak_tflops": peak,
+    }
+    rows = []
+    for kind in args.data.split(","):
+        rows.append(bench_one(kind, args, work, peak))
+        if args.out:  # after each data kind: a run cut short by a time limit keeps its rows
+            Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     report(rows)
-    if args.out:
-        meta = {
-            "device": device,
-            "torch": torch.__version__,
-            "argv": sys.argv,
-            "date": time.strftime("%Y-%m-%d %H:%M"),
-            "bf16_peak_tflops": peak,
-        }
-        Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     return rows
 
 

@@ -12,6 +12,7 @@ import hydra
 import lightning as L
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from torch._dynamo.utils import counters
 
 from bertlab.data.datamodule import TextClassificationDataModule
 from bertlab.data.tokenize import TokenizedCorpus
@@ -73,7 +74,13 @@ class _Clock(L.Callback):
         self.clock.step_done(trainer.global_step)
 
 
-def _model(cfg: DictConfig, dm: TextClassificationDataModule):
+def graphs_compiled() -> int:
+    """torch.compile graphs built so far in this process (new ones = recompiles)."""
+    return counters["stats"]["unique_graphs"]
+
+
+def new_model(cfg: DictConfig, dm: TextClassificationDataModule):
+    """The configured TextClassifier, seeded so that every side starts from the same head."""
     L.seed_everything(0, verbose=False)
     return hydra.utils.instantiate(
         cfg.model,
@@ -87,7 +94,7 @@ def _model(cfg: DictConfig, dm: TextClassificationDataModule):
 def train(cfg: DictConfig, dm: TextClassificationDataModule, steps: int, warmup: int):
     """Training samples/s over steps warmup+1..steps, peak memory; returns (result, model)."""
     clock = StepClock(warmup, steps)
-    model = _model(cfg, dm)
+    model = new_model(cfg, dm)
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         callbacks=[_Clock(clock)],
@@ -97,17 +104,20 @@ def train(cfg: DictConfig, dm: TextClassificationDataModule, steps: int, warmup:
         num_sanity_val_steps=0,
         **QUIET,
     )
+    graphs = graphs_compiled()
     with PeakMemory() as mem:
         trainer.fit(model, datamodule=dm)
     return {
         "samples_per_s": (steps - warmup) * cfg.data.batch_size / clock.seconds,
         "peak_mib": mem.peak_mib,
+        "graphs_compiled": graphs_compiled() - graphs,  # 0 when not compiled
     }, model
 
 
 def evaluate(cfg: DictConfig, dm: TextClassificationDataModule, model) -> dict:
     """Validation-split samples/s (second of two passes; the first warms up / compiles)."""
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, **QUIET)
+    graphs = graphs_compiled()
     trainer.validate(model, datamodule=dm, verbose=False)
     with PeakMemory() as mem:
         sync()
@@ -120,4 +130,5 @@ def evaluate(cfg: DictConfig, dm: TextClassificationDataModule, model) -> dict:
         "peak_mib": mem.peak_mib,
         "accuracy": metrics.get("val/acc"),
         "batch_size": cfg.data.eval_batch_size,
+        "graphs_compiled": graphs_compiled() - graphs,
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# One-shot GPU check (not CI): bertlab vs HF Trainer, random bert-base weights, bf16, batch 32,
-# SST-2-like (short) and IMDB-like (long, max_length 512) token data; then bertlab eager vs
-# compiled. Writes logs and JSON under $OUT (default /tmp/gpu_check). About 6 minutes on an H200.
+# One-shot GPU check (not CI): bertlab vs HF Trainer and vs a raw PyTorch loop, random
+# bert-base weights, bf16, batch 32, SST-2-like (short) and IMDB-like (long, max_length 512)
+# token data; then bertlab eager vs compiled. Writes logs and JSON under $OUT (default
+# /tmp/gpu_check; bench.json is rewritten after each data kind, so a cut-short run keeps what
+# it measured). Not yet timed end to end on a GPU: T_MAIN (420 s) and T_ABL (120 s) bound it.
 #   bash bench/gpu_check.sh            # on a GPU machine, from the repository root
 #   TINY=1 bash bench/gpu_check.sh     # a 2-minute CPU rehearsal with a tiny model
 # Needs torch, transformers, lightning, torchmetrics, hydra-core, pandas; without an installed
@@ -23,8 +25,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
   | tee "$OUT/gpu.txt"
 $PY -c "import torch, transformers, lightning; print('torch', torch.__version__, 'transformers',
 transformers.__version__, 'lightning', lightning.__version__)" 2>&1 | tee -a "$OUT/gpu.txt"
-# 1. The comparison the issue asks for (train + eval, both data kinds).
-timeout "${T_MAIN:-330}" $PY bench/bench.py --data short,long --out "$OUT/bench.json" \
+# 1. The comparison the issue asks for (train + eval, both data kinds, + the raw loop).
+timeout "${T_MAIN:-420}" $PY bench/bench.py --data short,long --out "$OUT/bench.json" \
   "${ARGS[@]}" 2>&1 | grep -v "Loading weights\|it/s]" | tee "$OUT/bench.log"
 # 2. Ablation: what torch.compile brings (bertlab eager, training only).
 timeout "${T_ABL:-120}" $PY bench/bench.py --data short,long --skip-hf --no-eval \

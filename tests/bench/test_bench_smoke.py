@@ -41,12 +41,13 @@ def test_bench_runs_both_sides_and_reports_ratios(tiny_model_dir, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     row = json.loads(out.read_text())["rows"][0]
-    for key in ("hf_train", "bl_train", "hf_eval", "bl_eval"):
+    for key in ("hf_train", "bl_train", "raw_train", "hf_eval", "bl_eval"):
         rate = row[f"{key}_samples_per_s"]["median"]
         assert math.isfinite(rate) and rate > 0, key
     assert row["train_ratio"]["median"] > 0 and row["eval_ratio"]["median"] > 0
     assert 0 <= row["bl_eval"][0]["accuracy"] <= 1
-    assert "short | train |" in proc.stdout
+    assert -100 < row["overhead_pct"]["median"] < 100  # bertlab's loop against the raw loop
+    assert "short | train |" in proc.stdout and "short | raw loop |" in proc.stdout
 
 
 def test_bench_refuses_steps_not_above_warmup():

@@ -73,15 +73,20 @@ class TextClassifier(L.LightningModule):
         self.network = self.build_network()
         self.forward_fn = self.network  # compiled in setup(), once the device is known
         self._loss_window: tuple[torch.Tensor, int] | None = None  # train loss since last log
+        self._clip_params: list[torch.nn.Parameter] | None = None  # listed once, not per step
         for stage in ("train", "val", "test"):
             extra = build_extra_metrics(extra_metrics, problem_type, num_labels)
             setattr(self, f"{stage}_metrics", StageMetrics(stage, problem_type, num_labels, extra))
 
     def setup(self, stage: str) -> None:
+        self._clip_params = None
+        self.compile_for(self.trainer.strategy.root_device.type)
+
+    def compile_for(self, device_type: str) -> None:
         """Wrap the network in `torch.compile` if asked (`auto`: on a CUDA device only)."""
         wanted = self.hparams.get("compile", False)
         if wanted == "auto":
-            wanted = self.trainer.strategy.root_device.type == "cuda"
+            wanted = device_type == "cuda"
         if wanted and self.forward_fn is self.network:
             self.forward_fn = torch.compile(
                 self.network, dynamic=True, mode=self.hparams.get("compile_mode")
@@ -183,36 +188,48 @@ class TextClassifier(L.LightningModule):
         self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
     ) -> None:
         """Clip in place. Lightning's mixed-precision plugin refuses any fused optimizer, as if a
-        grad scaler were unscaling inside it; bf16 has no scaler, so clipping here is exact."""
+        grad scaler were unscaling inside it; bf16 has no scaler, so clipping here is exact.
+        Under FSDP the norm is the sharded root module's (global over ranks), which Lightning
+        itself does not offer."""
         if not gradient_clip_val or str(self.trainer.precision).startswith("16"):
             return super().configure_gradient_clipping(
                 optimizer, gradient_clip_val, gradient_clip_algorithm
             )
+        root = self.trainer.strategy.model
+        if gradient_clip_algorithm != "value" and hasattr(root, "clip_grad_norm_"):  # FSDP
+            root.clip_grad_norm_(gradient_clip_val)
+            return
+        if self._clip_params is None:  # walking the module tree each step costs ~1 ms
+            self._clip_params = list(self.parameters())  # frozen ones have no grad: skipped
         if gradient_clip_algorithm == "value":
-            torch.nn.utils.clip_grad_value_(self.parameters(), gradient_clip_val)
+            torch.nn.utils.clip_grad_value_(self._clip_params, gradient_clip_val)
         else:
-            torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+            torch.nn.utils.clip_grad_norm_(self._clip_params, gradient_clip_val)
 
     def configure_optimizers(self):
-        groups = decay_groups(
-            self.network,
-            self.optimizer_factory.keywords.get("weight_decay", 0.0)
-            if hasattr(self.optimizer_factory, "keywords")
-            else 0.0,
-        )
-        fused = {}
         fp16 = str(self.trainer.precision).startswith("16")  # its scaler needs unfused clipping
-        if (
-            self.hparams.get("fused_optimizer", True)
-            and not fp16
-            and "fused" in inspect.signature(self.optimizer_factory).parameters
-            and "fused" not in getattr(self.optimizer_factory, "keywords", {})
-        ):
-            fused = {"fused": True}
-        optimizer = self.optimizer_factory(groups, **fused)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        optimizer, scheduler = self.build_optimizer(
+            total_steps=max(1, int(self.trainer.estimated_stepping_batches)), fused=not fp16
+        )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "train/lr"},
         }
+
+    def build_optimizer(
+        self, total_steps: int, fused: bool = True
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        """The optimizer (no decay on biases / LayerNorm; fused where the optimizer and
+        `fused_optimizer` allow) and its step-wise schedule over `total_steps`."""
+        keywords = getattr(self.optimizer_factory, "keywords", {})
+        groups = decay_groups(self.network, keywords.get("weight_decay", 0.0))
+        extra = {}
+        if (
+            fused
+            and self.hparams.get("fused_optimizer", True)
+            and "fused" in inspect.signature(self.optimizer_factory).parameters
+            and "fused" not in keywords
+        ):
+            extra = {"fused": True}
+        optimizer = self.optimizer_factory(groups, **extra)
+        return optimizer, self.scheduler_factory(optimizer, total_steps=total_steps)

@@ -127,7 +127,14 @@ def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
     out = tmp_path / "sweep"
     cmd, env = sweep_cmd(out, "hydra.sweeper.n_trials=3", "sleep_s=0.5")
     worker = subprocess.Popen(
-        cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # A shell's background job (CI under `&`, nohup) inherits SIGINT ignored; a user's
+        # terminal does not. Give the worker the terminal's default, so ctrl-c raises.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not (out / "1" / ".hydra").exists() and time.monotonic() < deadline:

@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: setup train test lint clean-cache
+.PHONY: setup train test lint clean-cache gpu-site
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -30,3 +30,10 @@ lint: setup
 
 clean-cache:
 	rm -rf .cache/bertlab
+
+# Packages a lent GPU machine lacks (it has torch, transformers, lightning), copied into the
+# ignored .gpu_site for bench/gpu_check.sh: carry ".gpu_site" with the device tool.
+gpu-site: setup
+	rm -rf .gpu_site && mkdir .gpu_site
+	site=$$($(PY) -c "import hydra, pathlib; print(pathlib.Path(hydra.__file__).parents[1])"); \
+	for pkg in hydra omegaconf antlr4; do cp -r "$$site/$$pkg" .gpu_site/; done

@@ -7,7 +7,8 @@
 #   bash bench/gpu_check.sh            # on a GPU machine, from the repository root
 #   TINY=1 bash bench/gpu_check.sh     # a 2-minute CPU rehearsal with a tiny model
 # Needs torch, transformers, lightning, torchmetrics, hydra-core, pandas; without an installed
-# bertlab it uses ./src (and ./.gpu_site for packages carried to a machine without them).
+# bertlab it uses ./src (and ./.gpu_site for packages carried to a machine without them:
+# `make gpu-site` makes it).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_check}

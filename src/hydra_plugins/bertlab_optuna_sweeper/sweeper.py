@@ -27,5 +27,17 @@ class BertlabOptunaSweeper(Sweeper):
         self.launcher = self.impl.launcher
 
     def sweep(self, arguments: list[str]) -> Any:
-        """Run the sweep; see :meth:`bertlab.sweep.sweeper.OptunaSweeperImpl.sweep`."""
-        return self.impl.sweep(arguments)
+        """Run the sweep; see :meth:`bertlab.sweep.sweeper.OptunaSweeperImpl.sweep`.
+
+        Raises:
+            ReportedSweepError: For any SweepError, so the user sees one message, no traceback
+                (``HYDRA_FULL_ERROR=1`` shows it).
+        """
+        from bertlab.sweep.errors import ReportedSweepError, SweepError
+
+        try:
+            return self.impl.sweep(arguments)
+        except ReportedSweepError:
+            raise
+        except SweepError as e:
+            raise ReportedSweepError(str(e)) from e

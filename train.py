@@ -14,10 +14,8 @@ import hydra
 from omegaconf import DictConfig
 
 from bertlab.errors import BertlabError
-from bertlab.resume import register_resolvers
 
 log = logging.getLogger("bertlab")
-register_resolvers()  # ${bertlab.run_dir:...}: resume=<run dir> runs in that dir
 
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from bertlab.errors import TrainingError
 
 
 class ValidationHistory(L.Callback):
@@ -25,8 +32,83 @@ class ValidationHistory(L.Callback):
         self.epochs = list(state_dict.get("epochs", []))
 
     def best(self, metric: str, mode: str) -> dict[str, float] | None:
-        rows = [r for r in self.epochs if metric in r]
+        """The epoch with the best finite value of `metric` (a NaN is never best)."""
+        rows = [r for r in self.epochs if math.isfinite(r.get(metric, math.nan))]
         if not rows:
             return None
         pick = max if mode == "max" else min
         return pick(rows, key=lambda r: r[metric])
+
+
+class NonFiniteLossGuard(L.Callback):
+    """Stop training once the loss has been NaN or infinite for `max_steps` steps in a row.
+
+    The streak is counted on the device, so no step waits for the host; it is read every
+    `check_every_n_steps` steps (default: `trainer.log_every_n_steps`, when the loss is read
+    for logging anyway) and at the end of each epoch. Under DDP any rank's streak stops all.
+
+    Args:
+        max_steps: consecutive non-finite steps that end the run (>= 1).
+        check_every_n_steps: how often to read the streak; None = the trainer's log interval.
+    """
+
+    def __init__(self, max_steps: int = 3, check_every_n_steps: int | None = None) -> None:
+        self.max_steps, self.check_every_n_steps = int(max_steps), check_every_n_steps
+        self._streak: torch.Tensor | None = None  # current run of bad steps
+        self._worst: torch.Tensor | None = None  # longest run since the last check
+        self._first_bad_step = -1
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, *args: Any
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor):
+            return
+        bad = ~torch.isfinite(loss.detach())
+        if self._streak is None:
+            self._streak = torch.zeros((), dtype=torch.int64, device=loss.device)
+            self._worst = torch.zeros_like(self._streak)
+        self._streak = (self._streak + 1) * bad
+        self._worst = torch.maximum(self._worst, self._streak)
+        every = self.check_every_n_steps or max(1, trainer.log_every_n_steps)
+        if trainer.global_step % every == 0:
+            self._check(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer)
+
+    def _check(self, trainer: L.Trainer) -> None:
+        worst = int(self._worst.item()) if self._worst is not None else 0
+        stop = trainer.strategy.reduce_boolean_decision(worst >= self.max_steps, all=False)
+        if self._worst is not None:
+            self._worst.zero_()
+        if stop:
+            raise TrainingError(
+                f"The training loss was NaN or infinite for {self.max_steps} steps in a row "
+                f"(by step {trainer.global_step}), so nothing this run learned can be trusted. "
+                "Lower model.optimizer.lr, check the data and the pretrained weights, or try "
+                "trainer.precision=32-true. (max_nonfinite_steps sets how many bad steps in a "
+                "row are tolerated.)"
+            )
+
+
+class FinalModelCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint whose `last.ckpt` is always the final state of training.
+
+    Lightning refreshes `last.ckpt` only when a top-k checkpoint is saved in the same step, so
+    after epochs that did not improve, "last" was an older state. Here the end of training
+    saves it again whenever the newest `last.ckpt` is not of the final step.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_saved_step: int | None = None
+
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+        if self.save_last:
+            self._last_saved_step = trainer.global_step
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.save_last and self._last_saved_step != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))

@@ -15,3 +15,15 @@ class ModelError(BertlabError):
 
 class ConfigError(BertlabError):
     """A configuration value is inconsistent with the rest of the configuration."""
+
+
+class DiskFullError(BertlabError):
+    """A file could not be written because its device is full."""
+
+
+class TrainingError(BertlabError):
+    """Training itself went wrong (e.g. the loss became NaN): the numbers cannot be trusted."""
+
+
+class RunDirError(ConfigError):
+    """A run dir cannot be used as asked (already holds a run, or does not match a resume)."""

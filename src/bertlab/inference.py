@@ -16,12 +16,17 @@ import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import Dataset
 
-from bertlab.data.batching import BucketBatchSampler, PadCollator, TokenizedSplit
+from bertlab.data.chunks import eval_batching, split_view
 from bertlab.data.tokenize import TokenizedCorpus, tokenize
+from bertlab.data.truncation import Truncation
 from bertlab.errors import DataError, ModelError
 from bertlab.model.module import TextClassifier
+from bertlab.model.pooling import pool_documents
 from bertlab.model.pretrained import resolve_pretrained
+from bertlab.utils.checkpoint_io import load_checkpoint_file
+from bertlab.utils.instantiate import instantiate_trusted
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,11 @@ def run_config(run_dir: Path) -> DictConfig:
 
 
 def find_checkpoint(run_dir: Path, checkpoint: str | Path = "best") -> Path:
-    """The run's `best` (from metrics.json) or `last` checkpoint, or a given .ckpt path."""
+    """The run's `best` (named in metrics.json) or `last` checkpoint, or a given .ckpt path.
+
+    `best` is looked up by name in the run dir's own checkpoints/, so a copied or moved run
+    dir loads its own file, never the original's.
+    """
     ckpt_dir = run_dir / "checkpoints"
     if str(checkpoint) == "last":
         path = ckpt_dir / "last.ckpt"
@@ -68,9 +77,7 @@ def find_checkpoint(run_dir: Path, checkpoint: str | Path = "best") -> Path:
                 f"{run_dir} records no best checkpoint (metrics.json is missing or has none: did "
                 "the run finish?). Use --checkpoint last or a path to a .ckpt file."
             )
-        path = Path(best)
-        if not path.is_file():  # the run dir was moved: look in its own checkpoints/
-            path = ckpt_dir / path.name
+        path = ckpt_dir / Path(best).name
     else:
         path = Path(checkpoint).expanduser()
     if not path.is_file():
@@ -80,7 +87,6 @@ def find_checkpoint(run_dir: Path, checkpoint: str | Path = "best") -> Path:
 
 def load_model(run_dir: Path, cfg: DictConfig, checkpoint: Path) -> TextClassifier:
     """Instantiate the run's model class from its config and load the checkpoint's weights."""
-    import hydra
     from transformers.utils import logging as hf_logging
 
     label_map = json.loads((run_dir / "label_map.json").read_text())
@@ -90,8 +96,9 @@ def load_model(run_dir: Path, cfg: DictConfig, checkpoint: Path) -> TextClassifi
     hf_logging.set_verbosity_error()  # "classifier newly initialised": it is, until loaded
     hf_logging.disable_progress_bar()
     try:
-        model = hydra.utils.instantiate(
+        model = instantiate_trusted(
             cfg.model,
+            origin=str(run_dir / "config.yaml"),
             _convert_="partial",
             num_labels=1 if problem_type == "regression" else len(names),
             problem_type=problem_type,
@@ -102,10 +109,12 @@ def load_model(run_dir: Path, cfg: DictConfig, checkpoint: Path) -> TextClassifi
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)  # the run's own file
+    state = load_checkpoint_file(checkpoint)
     prefix = "network."  # forward_fn.* aliases the same tensors (or a compiled wrapper's)
     weights = {k[len(prefix) :]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
     model.network.load_state_dict(weights)
+    if getattr(model, "class_weights", None) is not None and "class_weights" in state["state_dict"]:
+        model.class_weights.copy_(state["state_dict"]["class_weights"])  # the loss as trained
     log.info("Loaded %s (epoch %s) into %s", checkpoint, state.get("epoch"), type(model).__name__)
     return model.eval()
 
@@ -116,7 +125,8 @@ class Predictor:
     Args:
         model: the trained LightningModule (eval mode).
         tokenizer: the run's tokenizer.
-        max_length / pad_to_multiple_of: the run's data settings.
+        max_length / pad_to_multiple_of / truncation: the run's data settings (chunks: one
+            output per text, pooled over its windows).
         uses_pairs: whether the run classified text pairs.
         batch_size: examples per forward pass.
         device: "cuda", "cpu", ...; None picks the GPU when there is one.
@@ -131,7 +141,9 @@ class Predictor:
         uses_pairs: bool = False,
         batch_size: int = 128,
         device: str | torch.device | None = None,
+        truncation: Truncation | None = None,
     ) -> None:
+        self.truncation = truncation or Truncation()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer, self.max_length = tokenizer, max_length
@@ -171,6 +183,7 @@ class Predictor:
             uses_pairs,
             batch_size or data.get("eval_batch_size", 128),
             device,
+            Truncation.from_config(data),
         )
 
     # ---- encoding: the training path, from tokenizer to padded batches ----
@@ -179,7 +192,7 @@ class Predictor:
         texts: Sequence[str],
         pairs: Sequence[str] | None = None,
         labels: np.ndarray | None = None,
-    ) -> TokenizedSplit:
+    ) -> Dataset:
         """Tokenize like training did; `labels` (encoded) are carried along for evaluation."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if self.uses_pairs and pairs is None:
@@ -196,6 +209,7 @@ class Predictor:
             [str(t) for t in texts],
             [str(p) for p in pairs] if pairs is not None else None,
             self.max_length,
+            truncation=self.truncation,
         )
         n = len(texts)
         corpus = TokenizedCorpus(
@@ -207,15 +221,21 @@ class Predictor:
             np.full(n, "", "S16"),
             {},
         )
-        return TokenizedSplit(corpus, np.arange(n))
+        return split_view(corpus, np.arange(n), self.max_length, self.truncation, train=False)
 
-    def batches(self, data: TokenizedSplit) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
-        """(row indices, padded batch on the device), shortest rows first."""
-        sampler = BucketBatchSampler(data.lengths, self.batch_size, shuffle=False)
-        collate = PadCollator(int(self.tokenizer.pad_token_id or 0), self.pad_to_multiple_of)
+    def batches(self, data: Dataset) -> Iterator[tuple[list[int], dict]]:
+        """(row indices, padded batch on the device), shortest rows first; a chunked text's
+        windows share a batch (`bertlab.data.chunks`)."""
+        pad = int(self.tokenizer.pad_token_id or 0)
+        sampler, collate = eval_batching(data, self.batch_size, pad, self.pad_to_multiple_of)
         for rows in sampler:
             batch = collate([data[i] for i in rows])
-            yield rows, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+            yield rows, {k: self._to_device(v) for k, v in batch.items()}
+
+    def _to_device(self, value: torch.Tensor | str) -> torch.Tensor | str:
+        if isinstance(value, torch.Tensor):
+            return value.to(self.device, non_blocking=True)
+        return value
 
     # ---- prediction ----
     @torch.inference_mode()
@@ -224,7 +244,7 @@ class Predictor:
         data = self.encode(texts, pairs)
         out = np.zeros((len(data), self.model.hparams.num_labels), np.float32)
         for rows, batch in self.batches(data):
-            out[rows] = self.model(batch).float().cpu().numpy()
+            out[rows] = pool_documents(self.model(batch), batch).float().cpu().numpy()
         return out
 
     def scores(self, logits: np.ndarray) -> np.ndarray:

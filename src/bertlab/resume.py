@@ -7,6 +7,7 @@ it stopped (same batches, same random state), keep one TensorBoard log.
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,36 +16,49 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 from torch.utils.data import Sampler
 
-from bertlab.errors import ConfigError
+from bertlab.errors import ModelError, RunDirError
+from bertlab.utils.checkpoint_io import load_checkpoint_file
 
-RESOLVER = "bertlab.run_dir"
-
-
-def register_resolvers() -> None:
-    """`${bertlab.run_dir:${resume},<default>}`: the run dir to resume, else the default."""
-    if not OmegaConf.has_resolver(RESOLVER):
-        OmegaConf.register_new_resolver(
-            RESOLVER, lambda resume, default: str(Path(resume).resolve()) if resume else default
-        )
+log = logging.getLogger(__name__)
 
 
 def find_checkpoint(run_dir: str | Path) -> Path:
-    """The newest complete checkpoint of a run dir (writes are atomic, so newest = last saved).
+    """The newest checkpoint of a run dir that loads; a damaged newer one is skipped (logged).
 
     Raises:
-        ConfigError: if the folder holds no checkpoint.
+        RunDirError: if the folder holds no checkpoint, or none that loads.
     """
     folder = Path(run_dir) / "checkpoints"
     found = [p for p in folder.glob("*.ckpt") if not p.name.startswith(".")]
     if not found:
-        raise ConfigError(
+        raise RunDirError(
             f"resume={run_dir}: no checkpoint in {folder}. Pass the run dir of an earlier run "
             "(outputs/<task>/runs/<time>) that saved checkpoints, or drop resume= to start afresh."
         )
-    return max(found, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"))
+    newest_first = sorted(
+        found, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"), reverse=True
+    )
+    problems = []
+    for path in newest_first:
+        try:
+            load_checkpoint_file(path, mmap=True)
+        except ModelError as err:
+            log.warning("Skipping checkpoint %s: %s", path, err)
+            problems.append(path.name)
+            continue
+        if problems:
+            log.warning(
+                "resume: the newer checkpoint(s) %s cannot be loaded; resuming from %s instead",
+                ", ".join(problems),
+                path,
+            )
+        return path
+    raise RunDirError(
+        f"resume={run_dir}: none of its checkpoints loads ({', '.join(problems)}): all are "
+        "damaged. Start a new run without resume=."
+    )
 
 
 class ResumableBatchSampler(Sampler[list[int]]):
@@ -139,14 +153,14 @@ def resume_checkpoint(resume: str | None, out: Path) -> Path | None:
     """The checkpoint to continue from when `resume=<run dir>` is set; None otherwise.
 
     Raises:
-        ConfigError: if the run would not write into the resumed dir (a multirun, or an
+        RunDirError: if the run would not write into the resumed dir (a multirun, or an
             explicit hydra.run.dir), or the dir holds no checkpoint.
     """
     if not resume:
         return None
     run_dir = Path(resume).resolve()
     if out.resolve() != run_dir:
-        raise ConfigError(
+        raise RunDirError(
             f"resume={resume} but this run writes to {out}. Resume one run at a time, without -m "
             "and without hydra.run.dir: resume= sets the run dir itself."
         )

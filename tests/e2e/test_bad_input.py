@@ -94,3 +94,39 @@ def test_max_length_above_the_position_limit(run):
 def test_objective_on_test_metric_is_refused(run):
     proc, out = run("objective.metric=test/acc")
     assert_refused(proc, out, "validation metric")
+
+
+@pytest.mark.parametrize(
+    ("override", "phrase"),
+    [
+        ("data.batch_size=0", "data.batch_size=0"),
+        ("data.eval_batch_size=1.5", "data.eval_batch_size=1.5"),
+        ("data.max_length=0", "data.max_length=0"),
+        ("model.optimizer.lr=0", "model.optimizer.lr=0"),
+        ("data.split={train: 0.9, validation: 0, test: 0.1}", "data.split.validation=0"),
+        ("objective.metric=val/acuracy", "val/acuracy is not logged"),
+        ("data.problem_type=multi", "data.problem_type='multi'"),
+        ("data.source.path=null", "data=csv needs a file"),
+    ],
+)
+def test_bad_values_are_refused_before_any_data_work(run, override, phrase):
+    proc, out = run(override)
+    assert_refused(proc, out, phrase)
+    assert proc.returncode == 2 and (out / "FAILED.txt").is_file()
+    assert not (out / "label_map.json").exists()  # refused before the data was read
+
+
+def test_an_error_inside_a_constructor_exits_2(run):
+    proc, out = run("data.split.train=0.7")  # raised in the DataModule's constructor
+    assert_refused(proc, out, "Split ratios must sum to 1")
+    assert proc.returncode == 2 and "InstantiationException" not in proc.stdout + proc.stderr
+
+
+def test_one_class_only(run, tmp_path):
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"text": [f"good film {i}" for i in range(40)], "label": "pos"}).to_csv(
+        path, index=False
+    )
+    proc, out = run(data=path)
+    assert_refused(proc, out, "one class only", "['pos']")
+    assert proc.returncode == 2 and not (out / "label_map.json").exists()

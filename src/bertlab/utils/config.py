@@ -26,4 +26,9 @@ def print_config_tree(cfg: DictConfig, save_to: Path | None = None, show: bool =
     if show:
         rich.print(tree)
     if save_to is not None:
-        atomic_write_text(save_to, OmegaConf.to_yaml(cfg, resolve=True))
+        save_config(cfg, save_to)
+
+
+def save_config(cfg: DictConfig, path: Path) -> None:
+    """Save the resolved config as YAML (atomically)."""
+    atomic_write_text(path, OmegaConf.to_yaml(cfg, resolve=True))

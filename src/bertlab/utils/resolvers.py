@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from bertlab.utils.precision import fast_precision
 
+# Four random hex digits per process: run dirs started in the same second stay apart.
+RUN_SUFFIX = secrets.token_hex(2)
+
+
+def run_dir(resume: str | None, default: str) -> str:
+    """The run dir to resume (`resume=<run dir>`), else the default."""
+    return str(Path(resume).resolve()) if resume else default
+
+
+def output_subdir(resume: str | None) -> str | None:
+    """Hydra's `.hydra` copies of the config: not rewritten over a resumed run's own."""
+    return None if resume else ".hydra"
+
 
 def register() -> None:
-    """`${bertlab.fast_precision:<accelerator>}` and `${bertlab.cwd:}` (the launch directory,
-    known also where `${hydra:runtime.cwd}` is not yet, e.g. while a sweeper starts)."""
-    resolvers = {"bertlab.fast_precision": fast_precision, "bertlab.cwd": os.getcwd}
+    """`${bertlab.fast_precision:<accelerator>}`, `${bertlab.cwd:}` (the launch directory,
+    known also where `${hydra:runtime.cwd}` is not yet, e.g. while a sweeper starts),
+    `${bertlab.run_dir:${resume},<default>}`, `${bertlab.output_subdir:${resume}}` and
+    `${bertlab.run_suffix:}` and `${bertlab.basename:<path>}` (a run's name for loggers)."""
+    resolvers = {
+        "bertlab.fast_precision": fast_precision,
+        "bertlab.cwd": os.getcwd,
+        "bertlab.run_dir": run_dir,
+        "bertlab.output_subdir": output_subdir,
+        "bertlab.run_suffix": lambda: RUN_SUFFIX,
+        "bertlab.basename": lambda path: Path(str(path)).name,
+    }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

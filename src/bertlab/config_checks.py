@@ -1,0 +1,123 @@
+"""Refuse bad settings before any data work: each message names the key and a valid value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from transformers import AutoConfig
+
+from bertlab.data.labels import PROBLEM_TYPES
+from bertlab.data.truncation import Truncation
+from bertlab.errors import ConfigError
+from bertlab.model.pretrained import resolve_pretrained
+
+# Metric names each problem type logs (`val/<name>`); extra_metrics add their own names.
+LOGGED_METRICS = {
+    "single_label": ("loss", "acc", "f1", "mcc", "auroc"),
+    "multi_label": ("loss", "acc", "f1", "mcc"),
+    "regression": ("loss", "pearson", "spearman", "mse"),
+}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Check the composed config; raise one ConfigError naming the first bad key."""
+    check_data(cfg.data)
+    check_objective(cfg)
+    lr = OmegaConf.select(cfg, "model.optimizer.lr", default=None)
+    if lr is not None and not (_is_number(lr) and lr > 0):
+        raise ConfigError(f"model.optimizer.lr={lr!r}: the learning rate must be a number > 0.")
+    check_max_length(cfg)
+
+
+def check_data(data: DictConfig) -> None:
+    """Batch sizes, max_length and truncation, problem type, a validation split, a file for
+    data=csv."""
+    for key in ("batch_size", "eval_batch_size"):
+        value = data.get(key)
+        if not _is_int(value) or value < 1:
+            raise ConfigError(f"data.{key}={value!r}: use a whole number of examples >= 1.")
+    if not _is_int(data.get("max_length")) or data.max_length < 2:
+        raise ConfigError(
+            f"data.max_length={data.get('max_length')!r}: use a whole number >= 2 (room for "
+            "[CLS] and [SEP]); 128 suits sentences, 512 long reviews."
+        )
+    source = data.get("source")
+    pairs = isinstance(source, DictConfig) and source.get("text_pair_column") is not None
+    Truncation.from_config(data).check(data.max_length, pairs)
+    problem_type = data.get("problem_type")
+    if problem_type not in PROBLEM_TYPES:
+        raise ConfigError(
+            f"data.problem_type={problem_type!r}: use one of {', '.join(PROBLEM_TYPES)}."
+        )
+    if _lacks_file(source):
+        raise ConfigError(
+            "data=csv needs a file: set data.source.path=<file.csv|.tsv|.jsonl|.parquet> "
+            "(or data.source.path=null '+data.source.files={train: a.csv, test: b.csv}')."
+        )
+    split = data.get("split")
+    no_validation = isinstance(split, DictConfig) and split.get("validation") == 0
+    if no_validation and not _provides_validation(source):
+        raise ConfigError(
+            "data.split.validation=0 leaves no validation split, but model selection and "
+            "early stopping score on it. Use e.g. data.split.validation=0.1, or provide a "
+            "validation file (data.source.files.validation) or split column."
+        )
+
+
+def check_objective(cfg: DictConfig) -> None:
+    """objective.metric is a val/ metric this model logs; objective.mode is max or min."""
+    metric = str(cfg.objective.metric)
+    if not metric.startswith("val/"):
+        raise ConfigError(
+            f"objective.metric={metric}: model selection must use a validation metric "
+            "(val/...); the test set is held out."
+        )
+    if cfg.objective.mode not in ("max", "min"):
+        raise ConfigError(f"objective.mode={cfg.objective.mode}: use max or min.")
+    problem_type = cfg.data.get("problem_type", "single_label")
+    extra = OmegaConf.select(cfg, "model.extra_metrics", default=None) or {}
+    names = (*LOGGED_METRICS.get(problem_type, ()), *extra)
+    if metric.removeprefix("val/") not in names:
+        raise ConfigError(
+            f"objective.metric={metric} is not logged by a {problem_type} model; choose one of "
+            f"{', '.join('val/' + n for n in names)}."
+        )
+
+
+def check_max_length(cfg: DictConfig) -> None:
+    """data.max_length within the model's position limit."""
+    path = resolve_pretrained(cfg.model.pretrained)
+    limit = AutoConfig.from_pretrained(str(path)).max_position_embeddings
+    if cfg.data.max_length > limit:
+        raise ConfigError(
+            f"data.max_length={cfg.data.max_length} exceeds the model's position limit of {limit} "
+            f"tokens ({path}). Set data.max_length to at most {limit}."
+        )
+
+
+def _lacks_file(source: Any) -> bool:
+    """A local-file source with neither a path nor per-split files."""
+    if not isinstance(source, DictConfig) or "path" not in source or "files" not in source:
+        return False
+    return OmegaConf.is_missing(source, "path") or (not source.path and not source.files)
+
+
+def _provides_validation(source: Any) -> bool:
+    """Whether the source may provide its own validation split (checked again after loading)."""
+    if not isinstance(source, DictConfig):
+        return True
+    target = str(source.get("_target_", ""))
+    if target.endswith("MovieReviews"):
+        return False
+    if target.endswith("LocalFile"):
+        return bool(source.get("split_column")) or "validation" in (source.get("files") or {})
+    return True  # a hub dataset or your own source: the split step checks it
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,8 +1,16 @@
-"""The exported Hugging Face directory gives the same predictions through transformers.pipeline."""
+"""The exported Hugging Face directory gives the same predictions through transformers.pipeline,
+appears whole or not at all, replaces a directory only with --force, and is readable as any file
+the user writes (umask permissions)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +19,10 @@ from after_training_helpers import trained_run
 from transformers import pipeline
 
 import bertlab
+from bertlab.errors import ModelError
+from bertlab.export import export
 from bertlab.export import main as export_main
+from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +45,80 @@ def test_pipeline_matches_bertlab(run, tmp_path, tiny_csv):
     assert np.allclose(ours, theirs, atol=1e-5)
     assert (ours.argmax(1) == theirs.argmax(1)).all()
     assert len(set(ours.argmax(1))) == 2  # a trained model: both classes predicted
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (relative path -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def tool(*args: str) -> subprocess.CompletedProcess:
+    """`python -m bertlab.export <args>` in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "bertlab.export", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_every_exported_file_gets_the_umask_permissions(run, tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        out = export(run, tmp_path / "hf")
+    finally:
+        os.umask(previous)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"model.safetensors", "tokenizer.json", "README.md"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {
+        p.name: 0o666 & ~umask for p in files
+    }
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+
+
+def test_non_empty_dir_is_refused_in_one_line(run, tmp_path):
+    out = tmp_path / "hf"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    proc = tool(str(run), str(out))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not empty" in lines[0] and "--force" in lines[0], proc.stderr
+    assert tree(out) == {"notes.txt": b"mine"}
+
+
+def test_force_replaces_the_whole_directory(run, tmp_path):
+    fresh = export(run, tmp_path / "fresh")
+    out = export(run, tmp_path / "hf")
+    (out / "vocab.txt").write_text("a stale tokenizer file")
+    (out / "sub").mkdir()
+    (out / "sub" / "old.bin").write_bytes(b"\0")
+    assert export(run, out, force=True) == out
+    assert set(tree(out)) == set(tree(fresh))
+    assert tree(out)["model.safetensors"] == tree(fresh)["model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "hf"]  # nothing left aside
+
+
+def test_a_failed_export_leaves_the_target_as_it_was(run, tmp_path):
+    broken = Path(shutil.copytree(run, tmp_path / "run"))
+    (broken / "metrics.json").write_text('{"best_checkpoint": ')  # truncated: the card fails
+    with pytest.raises(json.JSONDecodeError):  # after the model and tokenizer were written
+        export(broken, tmp_path / "new", checkpoint="last")
+    previous = export(run, tmp_path / "hf")
+    before = tree(previous)
+    with pytest.raises(json.JSONDecodeError):
+        export(broken, previous, checkpoint="last", force=True)
+    assert tree(previous) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "run"]
+
+
+def test_the_run_dir_is_never_a_target(run):
+    before = sorted(p.name for p in run.iterdir())
+    for target in (run, run.parent):
+        with pytest.raises(ModelError, match="contains the run dir"):
+            export(run, target, force=True)
+    assert sorted(p.name for p in run.iterdir()) == before

@@ -16,30 +16,32 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch.utils.data import Dataset
 
 from bertlab.data import clean as cleaning
 from bertlab.data import labels as labeling
-from bertlab.data.batching import TokenizedSplit
 from bertlab.errors import DataError
 from bertlab.inference import Predictor, find_run_dir, run_config
+from bertlab.model.pooling import pool_documents
 from bertlab.utils.cli import run_cli, tool_parser
+from bertlab.utils.instantiate import instantiate_trusted
 from bertlab.utils.io import atomic_write_json
+from bertlab.verify import check_same_labels, check_same_split
 
 SPLIT_ALIASES = {"val": "validation", "dev": "validation", "valid": "validation"}
 
 
-def split_data(run_dir: Path, predictor: Predictor, split: str) -> TokenizedSplit:
-    """A split of the run's own corpus, as the run made it (same seed, ratios, cache)."""
-    import hydra
+def split_data(run_dir: Path, predictor: Predictor, split: str) -> Dataset:
+    """A split of the run's own corpus, as the run made it (same seed, ratios, cache).
 
+    Raises:
+        DataError: the data now gives other splits or labels than the run recorded.
+    """
     cfg = run_config(run_dir)
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = instantiate_trusted(cfg.data, origin=str(run_dir / "config.yaml"))
     datamodule.prepare_data()
-    if predictor.label_names and datamodule.label_names != predictor.label_names:
-        raise DataError(
-            f"The corpus now has labels {datamodule.label_names}, the run had "
-            f"{predictor.label_names}: the data changed since training."
-        )
+    check_same_labels(run_dir, datamodule.problem_type, datamodule.label_names)
+    check_same_split(run_dir, datamodule.split_manifest())
     return datamodule.dataset(split)
 
 
@@ -50,7 +52,7 @@ def file_data(
     text_column: str,
     label_column: str,
     text_pair_column: str | None,
-) -> TokenizedSplit:
+) -> Dataset:
     """A new labelled file, cleaned like training data and encoded with the run's labels."""
     from bertlab.data.sources import LocalFile
 
@@ -77,13 +79,13 @@ def file_data(
 
 
 @torch.inference_mode()
-def score(predictor: Predictor, data: TokenizedSplit, name: str) -> dict[str, float]:
+def score(predictor: Predictor, data: Dataset, name: str) -> dict[str, float]:
     """The run's test-stage metrics over `data`, named `<name>/<metric>`."""
     model = predictor.model
     metrics = model.stage_metrics("test")
     metrics.reset()
     for _, batch in predictor.batches(data):
-        logits = model(batch)
+        logits = pool_documents(model(batch), batch)  # chunks: one row per document
         metrics.update(logits, batch["labels"], model.loss(logits, batch["labels"]))
     return {f"{name}/{k.split('/', 1)[1]}": float(v) for k, v in metrics.compute().items()}
 

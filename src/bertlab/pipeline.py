@@ -1,4 +1,5 @@
-"""fit → select the best checkpoint → (test once) → record. `train.py` only composes."""
+"""fit → select the best checkpoint → (test once) → record; or k-fold cross-validation
+(`bertlab.cv`). `train.py` only composes."""
 
 from __future__ import annotations
 
@@ -6,42 +7,25 @@ import logging
 import math
 from pathlib import Path
 
-import hydra
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
-from transformers import AutoConfig
 
-from bertlab.callbacks import ValidationHistory
+from bertlab.callbacks import NonFiniteLossGuard, ValidationHistory
+from bertlab.config_checks import check_config
+from bertlab.cv import cross_validate, fold_count
 from bertlab.distributed import distributed_job, job_is_multirun
-from bertlab.errors import ConfigError
-from bertlab.model.pretrained import resolve_pretrained
+from bertlab.errors import BertlabError, DataError, RunDirError
 from bertlab.resume import RandomState, resume_checkpoint
+from bertlab.run_dir import claim_run_dir
 from bertlab.sweep.context import trial_callbacks
-from bertlab.utils.config import print_config_tree
+from bertlab.utils.config import print_config_tree, save_config
+from bertlab.utils.instantiate import instantiate
 from bertlab.utils.io import atomic_write_json
 from bertlab.utils.record import log_hparams, write_failure
+from bertlab.verify import check_resume_compatible, check_same_labels, check_same_split
 
 log = logging.getLogger(__name__)
-
-
-def check_config(cfg: DictConfig) -> None:
-    """Refuse inconsistent settings before any heavy work."""
-    metric = cfg.objective.metric
-    if not str(metric).startswith("val/"):
-        raise ConfigError(
-            f"objective.metric={metric}: model selection must use a validation metric "
-            "(val/...); the test set is held out."
-        )
-    if cfg.objective.mode not in ("max", "min"):
-        raise ConfigError(f"objective.mode={cfg.objective.mode}: use max or min.")
-    path = resolve_pretrained(cfg.model.pretrained)
-    limit = AutoConfig.from_pretrained(str(path)).max_position_embeddings
-    if cfg.data.max_length > limit:
-        raise ConfigError(
-            f"data.max_length={cfg.data.max_length} exceeds the model's position limit of {limit} "
-            f"tokens ({path}). Set data.max_length to at most {limit}."
-        )
 
 
 def should_test(cfg: DictConfig) -> bool:
@@ -54,12 +38,44 @@ def should_test(cfg: DictConfig) -> bool:
 
 def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
     nodes = cfg.get("callbacks") or {}
-    return [hydra.utils.instantiate(node) for node in nodes.values() if node is not None]
+    return [instantiate(node) for node in nodes.values() if node is not None]
 
 
 def build_loggers(cfg: DictConfig) -> list:
     nodes = cfg.get("logger") or {}
-    return [hydra.utils.instantiate(node) for node in nodes.values() if node is not None]
+    return [instantiate(node) for node in nodes.values() if node is not None]
+
+
+def guard_callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """The non-finite loss guard, unless `max_nonfinite_steps` is null or 0."""
+    steps = cfg.get("max_nonfinite_steps", 3)
+    return [NonFiniteLossGuard(int(steps))] if steps else []
+
+
+def check_labels(datamodule: L.LightningDataModule) -> None:
+    """A single-label corpus needs two classes at least.
+
+    Raises:
+        DataError: naming the one class found.
+    """
+    if datamodule.problem_type == "single_label" and len(datamodule.label_names) < 2:
+        raise DataError(
+            f"The training data has one class only ({datamodule.label_names}): a classifier "
+            "needs two or more. Check data.source.label_column, or the file's label column."
+        )
+
+
+def check_resumed_data(out: Path, datamodule: L.LightningDataModule, manifest: dict) -> None:
+    """The resumed run's data must give the recorded labels and split.
+
+    Raises:
+        RunDirError: naming what changed (nothing has been written).
+    """
+    try:
+        check_same_labels(out, datamodule.problem_type, datamodule.label_names)
+        check_same_split(out, manifest)
+    except BertlabError as err:
+        raise RunDirError(f"resume={out}: {err}") from None
 
 
 def run(cfg: DictConfig) -> float:
@@ -73,6 +89,8 @@ def run(cfg: DictConfig) -> float:
     try:
         with distributed_job():  # a multirun's next job starts its own ranks afresh
             return _run(cfg, out)
+    except RunDirError:
+        raise  # refused before writing: the dir is another run's, leave it as it was
     except BaseException as err:
         write_failure(out, err)
         raise
@@ -80,17 +98,52 @@ def run(cfg: DictConfig) -> float:
 
 def _run(cfg: DictConfig, out: Path) -> float:
     check_config(cfg)
-    ckpt_path = cfg.get("ckpt_path") or resume_checkpoint(cfg.get("resume"), out)
-    L.seed_everything(cfg.seed, workers=True)
+    folds = fold_count(cfg)
     first = rank_zero_only.rank == 0  # DDP re-runs this function in every rank's process
+    resume = cfg.get("resume")
+    ckpt_path = cfg.get("ckpt_path") or resume_checkpoint(resume, out)
+    if resume:
+        for change in check_resume_compatible(out, cfg):
+            log.info("Resuming with a changed setting: %s", change)
+    elif first:
+        claim_run_dir(out)
+    L.seed_everything(cfg.seed, workers=True)
     if first:
-        print_config_tree(cfg, save_to=out / "config.yaml", show=cfg.get("print_config", True))
+        print_config_tree(cfg, show=cfg.get("print_config", True))
+    datamodule, manifest = load_data(cfg, out, resume)
+    if folds:
+        return cross_validate(cfg, out, _fit_fold)
+    record = train(cfg, out, datamodule, manifest, ckpt_path, test=should_test(cfg), report=True)
+    return float(record["best_value"])
 
-    datamodule = hydra.utils.instantiate(cfg.data)
+
+def _fit_fold(cfg: DictConfig) -> dict:
+    """Fit one cross-validation fold in its own run dir (`cfg.paths.output_dir`)."""
+    out = Path(cfg.paths.output_dir)
+    if rank_zero_only.rank == 0:
+        claim_run_dir(out)
+    L.seed_everything(cfg.seed, workers=True)
+    return train(cfg, out, *load_data(cfg, out), test=False, report=False)
+
+
+def load_data(
+    cfg: DictConfig, out: Path, resume: str | None = None
+) -> tuple[L.LightningDataModule, dict]:
+    """Build the DataModule, check it, and record the config, split and labels in `out`.
+
+    Returns:
+        The DataModule and its split manifest.
+    """
+    datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
-    if first:
+    check_labels(datamodule)
+    manifest = datamodule.split_manifest()
+    if resume:
+        check_resumed_data(out, datamodule, manifest)
+    if rank_zero_only.rank == 0:
+        save_config(cfg, out / "config.yaml")
         (out / "FAILED.txt").unlink(missing_ok=True)  # a resumed run may have failed before
-        atomic_write_json(out / "split_manifest.json", datamodule.split_manifest())
+        atomic_write_json(out / "split_manifest.json", manifest)
         atomic_write_json(
             out / "label_map.json",
             {
@@ -98,12 +151,34 @@ def _run(cfg: DictConfig, out: Path) -> float:
                 "id2label": dict(enumerate(datamodule.label_names)),
             },
         )
-    model = hydra.utils.instantiate(
+    return datamodule, manifest
+
+
+def train(
+    cfg: DictConfig,
+    out: Path,
+    datamodule: L.LightningDataModule,
+    manifest: dict,
+    ckpt_path: str | None = None,
+    test: bool = False,
+    report: bool = True,
+) -> dict:
+    """Fit, select the best validation epoch, test it if `test`, write `out/metrics.json`.
+
+    Args:
+        manifest: the DataModule's split manifest (its train label counts weight the loss).
+        report: report each validation to an active sweep trial (its pruner may stop the fit).
+
+    Returns:
+        The metrics record written to `metrics.json`.
+    """
+    model = instantiate(
         cfg.model,
         _convert_="partial",
         num_labels=datamodule.num_labels,
         problem_type=datamodule.problem_type,
         label_names=datamodule.label_names or None,
+        label_counts=manifest["splits"]["train"]["label_counts"],
     )
 
     history = ValidationHistory()
@@ -111,10 +186,11 @@ def _run(cfg: DictConfig, out: Path) -> float:
         *build_callbacks(cfg),
         history,
         RandomState(),
-        *trial_callbacks(cfg.objective.metric),
+        *guard_callbacks(cfg),
+        *(trial_callbacks(cfg.objective.metric) if report else []),
     ]
     loggers = build_loggers(cfg)
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
 
     metric, mode = cfg.objective.metric, cfg.objective.mode
@@ -132,13 +208,13 @@ def _run(cfg: DictConfig, out: Path) -> float:
         "epochs_run": trainer.current_epoch,
         "global_step": trainer.global_step,
     }
-    if should_test(cfg):
+    if test:
         results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None)
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
-        log_hparams(loggers, cfg, best, record.get("test"))
+        log_hparams(loggers, cfg, record)
         atomic_write_json(out / "metrics.json", record)
     log.info("Best %s = %.4f (epoch %s); run dir %s", metric, best, record["best_epoch"], out)
     if "test" in record:
         log.info("Test: %s", ", ".join(f"{k} {v:.4f}" for k, v in record["test"].items()))
-    return float(best)
+    return record

@@ -10,15 +10,24 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-from filelock import FileLock
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from bertlab.data import clean as cleaning
 from bertlab.data import labels as labeling
-from bertlab.data.batching import BucketBatchSampler, PadCollator, TokenizedSplit
+from bertlab.data.batching import BucketBatchSampler, PadCollator
+from bertlab.data.chunks import eval_batching, split_view
+from bertlab.data.folds import check_fold, fold_split
 from bertlab.data.sources import Source
 from bertlab.data.split import SPLITS, check_ratios, manifest, split_indices
-from bertlab.data.tokenize import TokenizedCorpus, cache_key, tokenize, tokenizer_fingerprint
+from bertlab.data.tokenize import (
+    CACHE_FORMAT,
+    TokenizedCorpus,
+    cache_key,
+    load_or_build,
+    tokenize,
+    tokenizer_fingerprint,
+)
+from bertlab.data.truncation import Truncation
 from bertlab.errors import DataError
 from bertlab.model.pretrained import resolve_pretrained
 from bertlab.resume import ResumableBatchSampler, train_position
@@ -32,12 +41,19 @@ class TextClassificationDataModule(L.LightningDataModule):
     Args:
         source: where the corpus comes from (see `bertlab.data.sources`).
         tokenizer: "default", a checkpoint directory or a hub name; usually the model's.
-        max_length: truncate token sequences to this length.
+        max_length: the longest token sequence the model reads.
+        truncation: what to keep of longer texts: head, tail, head_tail or chunks (see
+            `bertlab.data.truncation`); head_tokens / chunk_stride / chunk_pooling are its
+            parameters. chunks trains on windows and evaluates per document
+            (`bertlab.data.chunks`).
         batch_size: training batch size; eval_batch_size: evaluation batch size.
         split: fractions {train, validation, test}, used for splits the source lacks.
         seed: shuffling seed (and split seed unless `split_seed` is set).
         split_seed: seed of the train/validation/test split; pin it to vary only the training
             seed over one fixed split (final evaluation of a sweep).
+        fold: ``(i, k)`` for k-fold cross-validation: validation is fold i of the pooled
+            train+validation rows, train the other folds; the test rows stay as they are.
+        fold_seed: seed of the fold assignment (default: the split seed).
         problem_type: single_label, multi_label or regression.
         label_separator: separator of multi-label string labels ("a,b").
         max_drop_fraction: refuse the corpus if more rows than this are unusable.
@@ -59,6 +75,8 @@ class TextClassificationDataModule(L.LightningDataModule):
         split: Mapping[str, float] | None = None,
         seed: int = 42,
         split_seed: int | None = None,
+        fold: tuple[int, int] | None = None,
+        fold_seed: int | None = None,
         problem_type: str = "single_label",
         label_separator: str | None = None,
         max_drop_fraction: float = 0.05,
@@ -69,13 +87,21 @@ class TextClassificationDataModule(L.LightningDataModule):
         pin_memory: bool | str = "auto",
         persistent_workers: bool = True,
         cache_dir: str = ".cache/bertlab",
+        truncation: str = "head",
+        head_tokens: int = 128,
+        chunk_stride: int = 64,
+        chunk_pooling: str = "mean",
     ) -> None:
         super().__init__()
         labeling.check_problem_type(problem_type)
+        self.truncation = Truncation(truncation, head_tokens, chunk_stride, chunk_pooling)
+        self.truncation.check(max_length)
         self.source, self.tokenizer_name, self.max_length = source, tokenizer, max_length
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.ratios = check_ratios(split or {"train": 0.8, "validation": 0.1, "test": 0.1})
         self.split_seed = seed if split_seed is None else split_seed
+        self.fold = None if fold is None else check_fold(fold)
+        self.fold_seed = self.split_seed if fold_seed is None else fold_seed
         self.seed, self.problem_type, self.label_separator = seed, problem_type, label_separator
         self.max_drop_fraction, self.bucket, self.pool_batches = (
             max_drop_fraction,
@@ -92,37 +118,28 @@ class TextClassificationDataModule(L.LightningDataModule):
 
     # ---- prepare: once per machine (Lightning calls it on local rank 0) ----
     def prepare_data(self) -> None:
-        """Load, clean and tokenize the corpus into the cache unless the key is already there."""
+        """Load the tokenized corpus from the cache (verified), or clean and tokenize it into it."""
         if self.corpus is not None:
             return
         tokenizer_dir = resolve_pretrained(self.tokenizer_name)
         parts = {
+            "format": CACHE_FORMAT,
+            "cleaning": cleaning.RULES_VERSION,
             "data": self.source.fingerprint(),
             "tokenizer": tokenizer_fingerprint(tokenizer_dir),
             "max_length": self.max_length,
+            "truncation": self.truncation.key_parts(),
             "fields": ["text", "text_pair"],
             "problem_type": self.problem_type,
             "label_separator": self.label_separator,
             "max_drop_fraction": self.max_drop_fraction,
         }
-        key = cache_key(parts)
-        self.cache_path = self.cache_dir / key
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.cache_dir / f"{key}.lock")):
-            if (self.cache_path / "meta.json").is_file():
-                start = time.perf_counter()
-                self.corpus = TokenizedCorpus.load(self.cache_path)
-                log.info(
-                    "Tokenization cache hit %s: tokenized nothing, loaded %d rows in %.2f s",
-                    self.cache_path,
-                    len(self.corpus),
-                    time.perf_counter() - start,
-                )
-                return
-            log.info("Tokenization cache miss for key %s: tokenizing", key)
-            corpus = self._build(tokenizer_dir, parts)
-            corpus.save(self.cache_path)
-            self.corpus = corpus
+        self.cache_path = self.cache_dir / cache_key(parts)
+        self.corpus = load_or_build(
+            self.cache_path,
+            lambda: self._build(tokenizer_dir, parts),
+            tokenizer_dir,
+        )
 
     def _build(self, tokenizer_dir: Path, key_parts: dict) -> TokenizedCorpus:
         from transformers import AutoTokenizer
@@ -140,7 +157,11 @@ class TextClassificationDataModule(L.LightningDataModule):
         tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         pairs = table["text_pair"].astype(str).tolist() if "text_pair" in table else None
         ids, offsets, types = tokenize(
-            tok, table["text"].astype(str).tolist(), pairs, self.max_length
+            tok,
+            table["text"].astype(str).tolist(),
+            pairs,
+            self.max_length,
+            truncation=self.truncation,
         )
         meta = {
             "label_names": names,
@@ -183,8 +204,16 @@ class TextClassificationDataModule(L.LightningDataModule):
             self.indices = split_indices(
                 len(self.corpus), self.ratios, self.split_seed, strata, provided, self.label_names
             )
+            if self.fold is not None:
+                self.indices = fold_split(self.indices, self.fold, self.fold_seed, strata)
+                log.info("Fold %d of %d (seed %d)", self.fold[0], self.fold[1], self.fold_seed)
             sizes = ", ".join(f"{k} {len(v)}" for k, v in self.indices.items())
             log.info("Split (seed %d): %s", self.split_seed, sizes)
+            if len(self.indices["validation"]) == 0:
+                raise DataError(
+                    f"The validation split is empty ({sizes}): model selection scores on it. "
+                    "Raise data.split.validation, or provide validation examples."
+                )
 
     @property
     def label_names(self) -> list[str]:
@@ -226,30 +255,44 @@ class TextClassificationDataModule(L.LightningDataModule):
         return manifest(self.indices, self.corpus.example_ids.astype(str), counts, extra)
 
     # ---- loaders ----
-    def dataset(self, split: str) -> TokenizedSplit:
+    def dataset(self, split: str, train: bool = False) -> Dataset:
+        """A split's rows as evaluated (one item per document), or as trained on (`train`:
+        the windows of data.truncation=chunks; the same rows otherwise)."""
         self.setup()
         if split not in SPLITS:
             raise ValueError(f"Unknown split {split}")
-        return TokenizedSplit(self.corpus, self.indices[split])
+        rows = self.indices[split]
+        return split_view(self.corpus, rows, self.max_length, self.truncation, train)
 
     def _loader(self, split: str, train: bool) -> DataLoader:
-        data = self.dataset(split)
+        data = self.dataset(split, train)
         world, rank = 1, 0
         if self.trainer is not None:
             world, rank = self.trainer.world_size, self.trainer.global_rank
+        kwargs = self._loader_settings()
+        if not train:
+            sampler, kwargs["collate_fn"] = eval_batching(
+                data,
+                self.eval_batch_size,
+                self._meta["pad_token_id"],
+                kwargs["collate_fn"].multiple,
+                world,
+                rank,
+                self.bucket,
+            )
+            return DataLoader(data, batch_sampler=sampler, **kwargs)
         sampler = BucketBatchSampler(
             data.lengths,
-            self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
+            self.batch_size,
+            shuffle=True,
             bucket=self.bucket,
             pool_batches=self.pool_batches,
             seed=self.seed,
             num_replicas=world,
             rank=rank,
         )
-        kwargs = self._loader_settings()
-        if train:  # resumable mid-epoch (bertlab.resume); sets the sampler's epoch each epoch
-            sampler, self._resume_at = ResumableBatchSampler(sampler, self._resume_at), None
+        # resumable mid-epoch (bertlab.resume); sets the sampler's epoch each epoch
+        sampler, self._resume_at = ResumableBatchSampler(sampler, self._resume_at), None
         return DataLoader(data, batch_sampler=sampler, **kwargs)
 
     # ---- checkpoint state: where training stands, so a resume continues mid-epoch ----

@@ -12,8 +12,20 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from transformers import AutoConfig, BertForSequenceClassification
 
+from bertlab.errors import ConfigError
+from bertlab.model.layers import FreezeOptions, freeze_layers
+from bertlab.model.loss import BALANCED, LossOptions, class_weight_tensor
 from bertlab.model.metrics import StageMetrics, build_extra_metrics
-from bertlab.model.optim import SchedulerFactory, decay_groups, linear_warmup_decay
+from bertlab.model.optim import (
+    SchedulerFactory,
+    apply_lr_scales,
+    check_layer_decay,
+    decay_groups,
+    describe_lrs,
+    layer_decay_groups,
+    linear_warmup_decay,
+)
+from bertlab.model.pooling import pool_documents
 from bertlab.model.pretrained import resolve_pretrained
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,15 @@ class TextClassifier(L.LightningModule):
             num_classes / num_labels are filled in. They receive what the built-in metrics
             receive: predicted class ids (single-label), sigmoid probabilities (multi-label)
             or values (regression), and the targets. Logged as `<stage>/<name>`.
+        loss: `{class_weights, label_smoothing}` for single-label tasks (see `LossOptions`).
+            class_weights: null, "balanced" (from `label_counts`) or one weight per class;
+            the weights are a buffer, so checkpoints carry them.
+        optimizer_groups: `{layer_decay}`: layer-wise learning-rate decay (null = off); see
+            `optim.layer_decay_groups`.
+        freeze: `{embeddings, layers}`: freeze the embeddings and/or the bottom N encoder
+            layers (no gradients, no optimizer state).
+        label_counts: train-split examples per label name (given by train.py); what
+            `class_weights: balanced` is computed from.
     """
 
     def __init__(
@@ -63,14 +84,24 @@ class TextClassifier(L.LightningModule):
         extra_metrics: Mapping[str, Callable[..., Metric]] | None = None,
         compile_mode: str | None = None,
         fused_optimizer: bool = True,
+        loss: Mapping | None = None,
+        optimizer_groups: Mapping | None = None,
+        freeze: Mapping | None = None,
+        label_counts: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
         label_names = [str(n) for n in label_names] if label_names else None  # plain types only
+        if label_counts is not None:
+            label_counts = {str(k): int(v) for k, v in label_counts.items()}
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "extra_metrics"])
         self.optimizer_factory = optimizer or torch.optim.AdamW
         self.scheduler_factory = scheduler or linear_warmup_decay
         self.problem_type = problem_type
+        self.loss_options = LossOptions.from_config(loss, problem_type, num_labels)
+        self.layer_decay = check_layer_decay(optimizer_groups)
         self.network = self.build_network()
+        freeze_layers(self.network, FreezeOptions.from_config(freeze))
+        self.register_buffer("class_weights", self.build_class_weights())
         self.forward_fn = self.network  # compiled in setup(), once the device is known
         self._loss_window: tuple[torch.Tensor, int] | None = None  # train loss since last log
         self._clip_params: list[torch.nn.Parameter] | None = None  # listed once, not per step
@@ -79,6 +110,11 @@ class TextClassifier(L.LightningModule):
             setattr(self, f"{stage}_metrics", StageMetrics(stage, problem_type, num_labels, extra))
 
     def setup(self, stage: str) -> None:
+        if stage == "fit" and self._weights_need_counts():
+            raise ConfigError(
+                "model.loss.class_weights=balanced needs the train split's label counts: "
+                "pass label_counts={label name: count} (train.py passes the DataModule's)."
+            )
         self._clip_params = None
         self.compile_for(self.trainer.strategy.root_device.type)
 
@@ -91,6 +127,23 @@ class TextClassifier(L.LightningModule):
             self.forward_fn = torch.compile(
                 self.network, dynamic=True, mode=self.hparams.get("compile_mode")
             )
+
+    def _weights_need_counts(self) -> bool:
+        return self.loss_options.class_weights == BALANCED and self.hparams.label_counts is None
+
+    def build_class_weights(self) -> torch.Tensor | None:
+        """The cross-entropy class weights in label order (None: unweighted), logged."""
+        names = self.hparams.label_names or [str(i) for i in range(self.hparams.num_labels)]
+        weights = class_weight_tensor(self.loss_options, names, self.hparams.label_counts)
+        if weights is not None and not self._weights_need_counts():
+            log.info(
+                "Class weights (%s): %s",
+                "balanced, from the train split's label counts"
+                if self.loss_options.class_weights == BALANCED
+                else "given",
+                ", ".join(f"{n} {w:.4g}" for n, w in zip(names, weights.tolist(), strict=True)),
+            )
+        return weights
 
     def stage_metrics(self, stage: str) -> StageMetrics:
         """The metrics of stage train, val or test."""
@@ -129,12 +182,18 @@ class TextClassifier(L.LightningModule):
             return F.mse_loss(logits.squeeze(-1).float(), labels.float())
         if self.problem_type == "multi_label":
             return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
-        return F.cross_entropy(logits.float(), labels)
+        weights = None if self.class_weights is None else self.class_weights.float()
+        return F.cross_entropy(
+            logits.float(),
+            labels,
+            weight=weights,
+            label_smoothing=self.loss_options.label_smoothing,
+        )
 
     def _step(
         self, batch: Mapping[str, torch.Tensor], stage: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self(batch)
+        logits = pool_documents(self(batch), batch)  # chunked documents: a row per document
         loss = self.loss(logits, batch["labels"])
         self.stage_metrics(stage).update(logits, batch["labels"], loss)
         return loss, logits
@@ -219,10 +278,15 @@ class TextClassifier(L.LightningModule):
     def build_optimizer(
         self, total_steps: int, fused: bool = True
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-        """The optimizer (no decay on biases / LayerNorm; fused where the optimizer and
-        `fused_optimizer` allow) and its step-wise schedule over `total_steps`."""
+        """The optimizer (no decay on biases / LayerNorm; layer-wise lr decay if set; frozen
+        parameters left out; fused where the optimizer and `fused_optimizer` allow) and its
+        step-wise schedule over `total_steps`. Logs the groups' learning rates."""
         keywords = getattr(self.optimizer_factory, "keywords", {})
-        groups = decay_groups(self.network, keywords.get("weight_decay", 0.0))
+        weight_decay = keywords.get("weight_decay", 0.0)
+        if self.layer_decay is None:
+            groups = decay_groups(self.network, weight_decay)
+        else:
+            groups = layer_decay_groups(self.network, weight_decay, self.layer_decay)
         extra = {}
         if (
             fused
@@ -232,4 +296,6 @@ class TextClassifier(L.LightningModule):
         ):
             extra = {"fused": True}
         optimizer = self.optimizer_factory(groups, **extra)
+        apply_lr_scales(optimizer)
+        log.info("Learning rates: %s", describe_lrs(optimizer))
         return optimizer, self.scheduler_factory(optimizer, total_steps=total_steps)

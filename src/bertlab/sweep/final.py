@@ -5,7 +5,8 @@
 This is the only place a test metric is computed. The best trial's own overrides are
 composed again with ``test_after_fit=true`` and ``seed=s`` for s = its seed, +1, ..., and
 ``data.split_seed`` pinned to the trial's, so every run keeps the sweep's train/val/test split
-(the seeds vary initialisation, dropout and batch order).
+(the seeds vary initialisation, dropout and batch order). A trial that cross-validated
+(``cv=kfold``) is retrained once per seed on that normal split, without folds.
 Runs go to ``<sweep_dir>/final/<opening>/seed_<s>``;
 each opening is recorded in ``<sweep_dir>/lockbox.json``, and a second one warns loudly.
 """
@@ -53,7 +54,14 @@ def final_overrides(run_dir: Path, seed: int) -> list[str]:
     trial_overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     drop = (lockbox.LOCK_KEY, "seed", "data.split_seed")
-    kept = [o for o in trial_overrides if o.split("=", 1)[0].lstrip("+~") not in drop]
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in trial_overrides]
+    kept = [
+        o
+        for o, key in zip(trial_overrides, keys, strict=True)
+        if key not in drop and key.split(".", 1)[0] != "cv"
+    ]
+    if OmegaConf.select(cfg, "cv", default=None) is not None:
+        kept.append("~cv")  # a cross-validated trial: retrain on the normal split, then test
     kept += [f"{lockbox.LOCK_KEY}=true", f"seed={seed}"]
     data_seed = OmegaConf.select(cfg, "data.split_seed", default=None)
     if data_seed is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,9 @@ from bertlab.sweep.errors import SweepError
 from bertlab.sweep.space import SearchSpace, parse_space
 
 log = logging.getLogger(__name__)
+
+# A study name is a directory name under the sweep root (hydra.sweep.dir ends in it).
+_STUDY_NAME = re.compile(r"[\w.-]+")
 
 
 class OptunaSweeperImpl:
@@ -56,6 +60,7 @@ class OptunaSweeperImpl:
             SweepError: Bad space or objective (before any trial), or too many failures.
         """
         assert self.config is not None
+        name = check_study_name(self.conf.get("study_name", "bertlab"))
         metric, direction = lockbox.sweep_objective(self.config, self.conf)
         space = lockbox.lock_space(parse_space(self.conf.get("params"), arguments))
         if not space.params:
@@ -66,7 +71,6 @@ class OptunaSweeperImpl:
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         storage = st.resolve_storage(self.conf.get("storage"), sweep_dir)
-        name = self.conf.get("study_name") or "bertlab"
         study = optuna.create_study(
             study_name=name,
             storage=st.storage_for(storage),
@@ -193,6 +197,22 @@ class OptunaSweeperImpl:
         pruned = record.pruned or context.PRUNED_AT in _attrs(study, trial)
         _tell(study, trial, value, error, pruned)
         return ret
+
+
+def check_study_name(name: Any) -> str:
+    """Return ``name`` if it is safe as one directory name under the sweep root.
+
+    Raises:
+        SweepError: When it is empty, starts with ``.``, holds ``..`` or a character other
+            than letters, digits, ``_``, ``-`` and ``.`` (so no path separator).
+    """
+    text = "" if name is None else str(name)
+    if _STUDY_NAME.fullmatch(text) and not text.startswith(".") and ".." not in text:
+        return text
+    raise SweepError(
+        f"hydra.sweeper.study_name={name!r} cannot name a study: it is a directory name under "
+        "the sweep root. Use letters, digits, '_', '-' and '.' (not first, and no '..')."
+    )
 
 
 def _suggest(trial: optuna.Trial, name: str, dist: Any) -> Any:

@@ -1,0 +1,91 @@
+"""train.py data.truncation=chunks end to end; the run's predict / evaluate pool per document."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import bertlab
+from bertlab.evaluate import evaluate
+from bertlab.testing import FILLER, make_toy_corpus
+from conftest import run_train, tiny_overrides
+
+
+@pytest.fixture(scope="module")
+def chunks_run(tmp_path_factory, tiny_model_dir):
+    """One epoch of the tiny model on 200 long reviews, in windows of 32 tokens."""
+    base = tmp_path_factory.mktemp("chunks")
+    rng = np.random.default_rng(0)
+    table = make_toy_corpus(200)
+    table["text"] = [
+        f"{t} " + " ".join(rng.choice(FILLER, size=int(rng.integers(40, 120))))
+        for t in table["text"]
+    ]
+    table.to_csv(base / "long.csv", index=False)
+    overrides = tiny_overrides(tiny_model_dir, base / "long.csv", base / "run", base / "cache")
+    proc = run_train(
+        *overrides,
+        "trainer.max_epochs=1",
+        "data.max_length=32",
+        "data.truncation=chunks",
+        "data.chunk_stride=8",
+        "data.chunk_pooling=max",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return base / "run"
+
+
+def test_chunks_run_records_per_document_metrics(chunks_run):
+    metrics = json.loads((chunks_run / "metrics.json").read_text())
+    assert {"val/acc", "val/loss", "val/f1"} <= set(metrics["best_val"])
+    assert "test/acc" in metrics["test"]
+    splits = json.loads((chunks_run / "split_manifest.json").read_text())["splits"]
+    assert sum(s["size"] for s in splits.values()) == 200  # documents, not windows
+    record = evaluate(chunks_run, "test")
+    assert record["examples"] == splits["test"]["size"]
+    assert record["metrics"]["test/acc"] == pytest.approx(metrics["test"]["test/acc"])
+
+
+def test_predict_pools_the_windows_of_each_text(chunks_run):
+    predictor = bertlab.load(chunks_run, device="cpu")
+    assert predictor.truncation.strategy == "chunks" and predictor.max_length == 32
+    texts = [" ".join(["great"] + FILLER * k) for k in (1, 3, 6)]
+    labels = predictor.predict(texts)
+    assert len(labels) == 3 and set(labels) <= {"neg", "pos"}
+    docs = predictor.encode(texts)
+    assert (docs.windows.counts[1:] > 1).all()  # long texts: several windows
+    with torch.inference_mode():
+        expected = [
+            torch.stack(
+                [
+                    predictor.model(
+                        {
+                            "input_ids": torch.as_tensor(ids[None], dtype=torch.long),
+                            "token_type_ids": torch.zeros(1, len(ids), dtype=torch.long),
+                            "attention_mask": torch.ones(1, len(ids), dtype=torch.long),
+                        }
+                    )[0]
+                    for ids, _, _ in docs[i]
+                ]
+            )
+            .max(0)
+            .values.numpy()
+            for i in range(3)
+        ]
+    np.testing.assert_allclose(predictor.logits(texts), np.stack(expected), atol=1e-5)
+
+
+def test_export_records_the_runs_strategy(chunks_run, tmp_path):
+    from bertlab.export import export
+
+    export(chunks_run, tmp_path / "exported")
+    record = json.loads((tmp_path / "exported" / "bertlab_export.json").read_text())
+    assert record["truncation"] == {
+        "strategy": "chunks",
+        "head_tokens": 128,
+        "chunk_stride": 8,
+        "chunk_pooling": "max",
+    }

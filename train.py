@@ -21,6 +21,9 @@ log = logging.getLogger("bertlab")
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     """Train and return the best validation score (the objective of sweeps)."""
+    from bertlab.utils.quiet import silence_noise
+
+    silence_noise()  # after Hydra configured logging; again in each DDP rank's process
     from bertlab.pipeline import run
 
     try:

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from bertlab.checkpoints import check_resumable, in_sweep_trial
 from bertlab.errors import TrainingError
 
 
@@ -98,11 +99,31 @@ class FinalModelCheckpoint(ModelCheckpoint):
     Lightning refreshes `last.ckpt` only when a top-k checkpoint is saved in the same step, so
     after epochs that did not improve, "last" was an older state. Here the end of training
     saves it again whenever the newest `last.ckpt` is not of the final step.
+
+    In a sweep trial (a multirun job) `trial_save_last` and `trial_weights_only` replace
+    `save_last` and `save_weights_only`: by default a trial keeps its best epoch's weights
+    only. Fitting from a weights-only checkpoint (`resume=`, `ckpt_path=`) is refused.
+
+    Args:
+        trial_save_last: `save_last` in a sweep trial.
+        trial_weights_only: `save_weights_only` in a sweep trial.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        trial_save_last: bool = False,
+        trial_weights_only: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if in_sweep_trial():
+            kwargs["save_last"], kwargs["save_weights_only"] = trial_save_last, trial_weights_only
         super().__init__(*args, **kwargs)
         self._last_saved_step: int | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        check_resumable(trainer.ckpt_path)  # set once the checkpoint is read, before the
+        super().on_fit_start(trainer, pl_module)  # optimizer state is restored from it
 
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
         super()._save_last_checkpoint(trainer, monitor_candidates)
@@ -112,3 +133,32 @@ class FinalModelCheckpoint(ModelCheckpoint):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.save_last and self._last_saved_step != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class StepCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint for step checkpoints, which exist for resume after a kill.
+
+    When training ends cleanly (not on an exception, Ctrl-C or kill) its files are deleted,
+    unless `delete_at_end` is false: the best and last checkpoints are what a finished run
+    keeps.
+
+    Args:
+        delete_at_end: delete this callback's checkpoints at a clean end of training.
+    """
+
+    def __init__(self, *args: Any, delete_at_end: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.delete_at_end = delete_at_end
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if self.delete_at_end and not trainer.interrupted:
+            self.delete_saved(trainer)
+
+    def delete_saved(self, trainer: L.Trainer) -> None:
+        """Delete the checkpoints this callback saved (rank zero deletes) and forget them."""
+        paths = {self.best_model_path, self.last_model_path, *self.best_k_models}
+        for path in sorted(p for p in paths if p):
+            trainer.strategy.remove_checkpoint(path)
+        self.best_k_models, self.kth_best_model_path = {}, ""
+        self.best_model_path = self.last_model_path = ""

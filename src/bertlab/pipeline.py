@@ -12,6 +12,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from bertlab.callbacks import NonFiniteLossGuard, ValidationHistory
+from bertlab.checkpoints import relative_path
 from bertlab.config_checks import check_config
 from bertlab.cv import cross_validate, fold_count
 from bertlab.distributed import distributed_job, job_is_multirun
@@ -204,7 +205,7 @@ def train(
         "best_value": best,
         "best_val": best_row,
         "best_epoch": best_row["epoch"] if best_row else None,
-        "best_checkpoint": best_path or None,
+        "best_checkpoint": relative_path(best_path, out),  # a moved run dir finds its own
         "epochs_run": trainer.current_epoch,
         "global_step": trainer.global_step,
     }

@@ -89,6 +89,15 @@ def per_class_table(cm: np.ndarray) -> dict[str, np.ndarray]:
     return {"precision": precision, "recall": recall, "f1": f1, "support": cm.sum(1)}
 
 
+def log_step(trainer: L.Trainer) -> int:
+    """The step Lightning logs the current metrics at (validation during fit: one behind
+    `global_step`, whose count the optimizer step has already raised)."""
+    loop = getattr(trainer, "fit_loop", None)
+    return int(
+        getattr(getattr(loop, "epoch_loop", None), "_batches_that_stepped", trainer.global_step)
+    )
+
+
 class TensorBoardFigures(L.Callback):
     """Log evaluation pictures to the TensorBoard logger (single-label tasks).
 
@@ -184,7 +193,7 @@ class TensorBoardFigures(L.Callback):
         if self.writer is None:
             return
         names = list(pl_module.hparams.label_names or map(str, range(len(cm))))
-        step, w = trainer.global_step, self.writer
+        step, w = log_step(trainer), self.writer
         w.add_image(
             f"{stage}/confusion_matrix",
             render(confusion_figure(cm, names)),

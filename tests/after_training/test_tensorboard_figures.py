@@ -17,9 +17,7 @@ from bertlab.tensorboard_figures import per_class_table
 @pytest.fixture(scope="module")
 def events(tmp_path_factory, tiny_model_dir, tiny_csv):
     run = trained_run(tmp_path_factory, tiny_model_dir, tiny_csv)
-    acc = EventAccumulator(
-        str(run / "tensorboard"), size_guidance={"images": 0, "scalars": 0, "tensors": 0}
-    )
+    acc = EventAccumulator(str(run), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
     acc.Reload()
     return run, acc
 

@@ -36,7 +36,7 @@ def test_ddp_metrics_equal_one_process_on_the_same_data(ddp_run):
     _, out = ddp_run
     record = metrics(out)
     assert record["global_step"] == 16  # 15 batches over 2 ranks = 8 steps per epoch
-    best = record["best_checkpoint"]
+    best = str(out / record["best_checkpoint"])  # recorded relative to the run dir
     _assert_same(record["test"], evaluate(out, "test", best), "test")
     _assert_same(record["best_val"], evaluate(out, "val", best), "val")
 
@@ -44,7 +44,7 @@ def test_ddp_metrics_equal_one_process_on_the_same_data(ddp_run):
 def test_ddp_writes_each_file_once(ddp_run):
     tmp, out = ddp_run
     assert not (out / "FAILED.txt").exists()
-    events = list((out / "tensorboard").glob("events.out.tfevents.*"))  # <time>.<host>.<pid>.<n>
+    events = list(out.glob("events.out.tfevents.*"))  # <time>.<host>.<pid>.<n>
     assert events and len({p.name.split(".")[-2] for p in events}) == 1  # one writing process
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert "last.ckpt" in ckpts and all(p.endswith(".ckpt") for p in ckpts), ckpts

@@ -82,7 +82,7 @@ def test_kfold_multirun_writes_fold_runs_and_their_mean(tiny_model_dir, tiny_csv
         sizes.append(splits["validation"]["size"])
         assert yaml.safe_load((fold_dir / "config.yaml").read_text())["data"]["fold"] == [i, 3]
         assert list((fold_dir / "checkpoints").glob("*.ckpt"))
-        assert list((fold_dir / "tensorboard").glob("events.out.tfevents.*"))
+        assert list(fold_dir.glob("events.out.tfevents.*"))
     assert sum(sizes) == pool and max(sizes) - min(sizes) <= 1
 
 

@@ -91,8 +91,8 @@ def test_mlflow_records_best_value_checkpoint_and_test(mlflow_run):
     assert run.data.metrics["best/val/acc"] == pytest.approx(metrics["best_value"])
     assert run.data.metrics["test/acc"] == pytest.approx(metrics["test"]["test/acc"])
     checkpoint = run.data.tags["best_checkpoint"]
-    assert checkpoint == metrics["best_checkpoint"]
-    assert Path(checkpoint).is_file()
+    assert checkpoint.endswith(metrics["best_checkpoint"])  # relative in metrics.json
+    assert Path(checkpoint).is_absolute() and Path(checkpoint).is_file()
 
 
 def test_wandb_offline_run_records_config_and_best(tiny_model_dir, tiny_csv, tmp_path):
@@ -111,7 +111,7 @@ def test_wandb_offline_run_records_config_and_best(tiny_model_dir, tiny_csv, tmp
     assert names[-1] == "run"
     assert config["model.optimizer.lr"] == pytest.approx(1e-2)
     assert summary["best/val/acc"] == pytest.approx(metrics["best_value"])
-    assert summary["best_checkpoint"] == metrics["best_checkpoint"]
+    assert summary["best_checkpoint"] == str(tmp_path / "run" / metrics["best_checkpoint"])
     assert any(r.HasField("exit") for r in records)  # the run was finished
 
 

@@ -45,9 +45,7 @@ def test_run_succeeds_and_records_everything(two_runs):
 def test_tensorboard_has_scalars_and_hparams_with_best_val(two_runs):
     base, first, _ = two_runs
     assert first.returncode == 0
-    events = EventAccumulator(
-        str(base / "run1" / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0}
-    )
+    events = EventAccumulator(str(base / "run1"), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
     scalars = set(events.Tags()["scalars"])
     for tag in (

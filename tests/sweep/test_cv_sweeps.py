@@ -56,7 +56,7 @@ def test_each_trial_value_is_its_kfold_mean(cv_sweep):
         table = list(csv.DictReader(f))
     assert [r["state"] for r in table] == ["COMPLETE", "COMPLETE"]
     for row in table:
-        run_dir = Path(row["run_dir"])
+        run_dir = cv_sweep / row["run_dir"]  # relative to the sweep dir
         with (run_dir / "cv_summary.csv").open() as f:
             folds = {r["fold"]: r for r in csv.DictReader(f)}
         assert list(folds) == ["0", "1", "mean", "std"]
@@ -87,6 +87,6 @@ def test_final_retrains_a_cv_trial_on_the_normal_split_and_tests_it(cv_sweep):
     assert not list(run_dir.glob("fold_*")) and not (run_dir / "cv_summary.csv").exists()
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config.get("cv") is None and config["data"]["fold"] is None
-    trial = json.loads((Path(best["run_dir"]) / "split_manifest.json").read_text())
+    trial = json.loads((cv_sweep / best["run_dir"] / "split_manifest.json").read_text())
     final = json.loads((run_dir / "split_manifest.json").read_text())
     assert final["splits"] == trial["splits"]  # the sweep's own train/validation/test split

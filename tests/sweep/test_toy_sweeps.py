@@ -59,7 +59,7 @@ def test_trials_are_pruned_summarised_and_never_see_the_test_set(tmp_path):
     assert [int(r["trial"]) for r in table] == list(range(6))
     assert "PRUNED" in states and "COMPLETE" in states
     for r in table:
-        run = Path(r["run_dir"])
+        run = out / r["run_dir"]  # relative to the sweep dir
         assert run == out / r["trial"]
         metrics = json.loads((run / "metrics.json").read_text())
         assert metrics["test_opened"] is False and "test" not in metrics

@@ -83,14 +83,14 @@ def test_optuna_sweep_of_train_py(optuna_sweep):
     states = [r["state"] for r in table]
     assert "PRUNED" in states and "COMPLETE" in states, states
     for r in table:
-        run_dir = Path(r["run_dir"])
+        run_dir = out / r["run_dir"]  # relative to the sweep dir
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert "test" not in metrics
         assert TEST_LOADER_LOG not in (run_dir / "train.log").read_text()
         assert (
             yaml.safe_load((run_dir / ".hydra/config.yaml").read_text())["test_after_fit"] is False
         )
-        assert Path(r["checkpoint"]).is_file()
+        assert (out / r["checkpoint"]).is_file()
         if r["state"] == "PRUNED":
             assert metrics["epochs_run"] == 1  # stopped after its first validation
     params = {k for k in table[0] if k.startswith("param:")}

@@ -27,6 +27,7 @@ from bertlab.model.optim import (
 )
 from bertlab.model.pooling import pool_documents
 from bertlab.model.pretrained import resolve_pretrained
+from bertlab.utils.quiet import quiet_weight_loading, report_loading
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,11 @@ class TextClassifier(L.LightningModule):
             **overrides,
         )
         config._attn_implementation = hp.attn_implementation
-        network = BertForSequenceClassification.from_pretrained(str(path), config=config)
+        with quiet_weight_loading():  # no progress bar, no ANSI LOAD REPORT
+            network, info = BertForSequenceClassification.from_pretrained(
+                str(path), config=config, output_loading_info=True
+            )
+        report_loading(info, str(path))  # the report's content, as plain log lines
         return network.train()  # from_pretrained returns eval mode; Lightning keeps modes as found
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -43,10 +43,24 @@ def best_run(sweep_dir: Path) -> tuple[dict[str, Any], Path]:
     if not path.exists():
         raise SweepError(f"No {BEST} in {sweep_dir}: has a trial of this sweep completed?")
     best = yaml.safe_load(path.read_text(encoding="utf-8"))
-    run_dir = Path(best.get("run_dir") or sweep_dir / str(best["trial"]))
+    run_dir = trial_dir(sweep_dir, best.get("run_dir"), best["trial"])
     if not (run_dir / ".hydra" / "hydra.yaml").exists():
         raise SweepError(f"{run_dir}/.hydra is missing; cannot recompose trial {best['trial']}.")
     return best, run_dir
+
+
+def trial_dir(sweep_dir: Path, recorded: str | None, trial: int) -> Path:
+    """A trial's run dir: recorded relative to the sweep dir (or absolute, by older sweeps).
+
+    An absolute dir that no longer holds the trial (the sweep dir moved) falls back to
+    ``<sweep_dir>/<trial>``.
+    """
+    if not recorded:
+        return sweep_dir / str(trial)
+    path = Path(recorded)
+    if not path.is_absolute():
+        return sweep_dir / path
+    return path if (path / ".hydra").is_dir() else sweep_dir / str(trial)
 
 
 def final_overrides(run_dir: Path, seed: int) -> list[str]:

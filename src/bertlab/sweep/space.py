@@ -13,6 +13,8 @@ is exclusive: ``range(1,4)`` is 1, 2, 3 — as the basic sweeper reads it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from optuna.distributions import (
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
+    distribution_to_json,
+    json_to_distribution,
 )
 
 from bertlab.sweep.errors import SweepError
@@ -183,3 +187,58 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def canonical(space: SearchSpace) -> dict[str, Any]:
+    """The space as plain JSON data: the swept keys' distributions and the sorted fixed overrides.
+
+    This is a study's identity: the same command gives the same data, in any order of keys.
+    """
+    params = {
+        space.keys[name]: json.loads(distribution_to_json(dist))
+        for name, dist in space.params.items()
+    }
+    return {"params": dict(sorted(params.items())), "fixed": sorted(space.fixed)}
+
+
+def fingerprint(data: Mapping[str, Any]) -> str:
+    """8 hex digits of sha256 over :func:`canonical` data."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def describe(data: Mapping[str, Any]) -> str:
+    """One line for the log: ``x: interval(0.0, 1.0), y: choice(1, 2); fixed: a=1``."""
+    params = ", ".join(f"{k}: {_expr(v)}" for k, v in data.get("params", {}).items())
+    fixed = " ".join(data.get("fixed", []))
+    return f"{params}; fixed: {fixed}" if fixed else params
+
+
+def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What changed from ``old`` to ``new`` (both :func:`canonical` data), one phrase each."""
+    out: list[str] = []
+    old_p, new_p = old.get("params", {}), new.get("params", {})
+    for key in sorted(old_p.keys() | new_p.keys()):
+        if key not in new_p:
+            out.append(f"param {key} removed (was {_expr(old_p[key])})")
+        elif key not in old_p:
+            out.append(f"param {key} added ({_expr(new_p[key])})")
+        elif old_p[key] != new_p[key]:
+            out.append(f"param {key}: {_expr(old_p[key])} -> {_expr(new_p[key])}")
+    old_f, new_f = set(old.get("fixed", [])), set(new.get("fixed", []))
+    out += [f"fixed override {o} removed" for o in sorted(old_f - new_f)]
+    out += [f"fixed override {o} added" for o in sorted(new_f - old_f)]
+    return out
+
+
+def _expr(dist_json: Mapping[str, Any]) -> str:
+    """A stored distribution written back in the search space syntax."""
+    dist = json_to_distribution(json.dumps(dist_json))
+    if isinstance(dist, CategoricalDistribution):
+        return f"choice({', '.join(format_value(c) for c in dist.choices)})"
+    if dist.step is not None:
+        stop = _clean(dist.high + dist.step, dist)
+        step = "" if dist.step == 1 and isinstance(dist, IntDistribution) else f", {dist.step}"
+        return f"range({dist.low}, {stop}{step})"
+    text = f"interval({dist.low}, {dist.high})"
+    return f"tag(log, {text})" if dist.log else text

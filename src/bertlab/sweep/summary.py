@@ -1,9 +1,14 @@
-"""Sweep records: ``sweep_summary.csv``, ``best.yaml`` and a short table for the terminal."""
+"""Sweep records: ``sweep_summary.csv``, ``best.yaml`` and a short table for the terminal.
+
+Run dirs and checkpoints are recorded relative to the sweep dir, so a moved sweep dir still
+finds its trials; ``keep_checkpoints`` deletes the checkpoints of trials outside the top k.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 from collections import Counter
 from pathlib import Path
@@ -13,7 +18,10 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from bertlab.checkpoints import delete_checkpoints, relative_path
 from bertlab.utils.io import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 SUMMARY, BEST = "sweep_summary.csv", "best.yaml"
 # User attributes the sweeper stores per trial and the summary reads back.
@@ -28,11 +36,16 @@ COLUMNS = ["trial", "state", "objective", "best_epoch", "last_epoch", "duration_
 TAIL = ["checkpoint", "run_dir", "retry_of", "error"]
 
 
-def rows(study: optuna.Study) -> list[dict[str, Any]]:
-    """One dict per trial, in trial order, with the summary columns."""
+def rows(study: optuna.Study, sweep_dir: Path | None = None) -> list[dict[str, Any]]:
+    """One dict per trial, in trial order, with the summary columns.
+
+    With ``sweep_dir``, run dir and checkpoint are relative to it, and a deleted checkpoint
+    is left empty.
+    """
     out = []
     for t in study.get_trials(deepcopy=False):
         a = t.user_attrs
+        run_dir, checkpoint = trial_paths(a, sweep_dir)
         value = a.get(OBJECTIVE, t.value)
         row = {
             "trial": t.number,
@@ -42,8 +55,8 @@ def rows(study: optuna.Study) -> list[dict[str, Any]]:
             "last_epoch": t.last_step,
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration else None,
             **{f"param:{k}": v for k, v in t.params.items()},
-            "checkpoint": a.get(CHECKPOINT),
-            "run_dir": a.get(RUN_DIR),
+            "checkpoint": checkpoint,
+            "run_dir": run_dir,
             "retry_of": a.get("retry_of"),
             "error": a.get("error"),
         }
@@ -53,7 +66,7 @@ def rows(study: optuna.Study) -> list[dict[str, Any]]:
 
 def write_summary(study: optuna.Study, sweep_dir: Path) -> Path:
     """Rewrite ``sweep_summary.csv`` atomically from the study (all workers' trials)."""
-    table = rows(study)
+    table = rows(study, sweep_dir)
     params = sorted({k for r in table for k in r if k.startswith("param:")})
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS + params + TAIL, lineterminator="\n")
@@ -62,17 +75,21 @@ def write_summary(study: optuna.Study, sweep_dir: Path) -> Path:
     return atomic_write_text(sweep_dir / SUMMARY, buf.getvalue())
 
 
-def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The best COMPLETE trial (pruned and failed trials never win)."""
+def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE trials with a finite value, best first (ties: the earlier trial first)."""
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.value is not None and math.isfinite(t.value)
     ]
-    if not done:
-        return None
     sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
-    return max(done, key=lambda t: (sign * t.value, -t.number))
+    return sorted(done, key=lambda t: (-sign * t.value, t.number))
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The best COMPLETE trial (pruned and failed trials never win)."""
+    ranked = ranked_trials(study)
+    return ranked[0] if ranked else None
 
 
 def write_best(study: optuna.Study, sweep_dir: Path, metric: str) -> Path | None:
@@ -80,6 +97,7 @@ def write_best(study: optuna.Study, sweep_dir: Path, metric: str) -> Path | None
     best = best_trial(study)
     if best is None:
         return None
+    run_dir, checkpoint = trial_paths(best.user_attrs, sweep_dir)
     record = {
         "trial": best.number,
         "metric": metric,
@@ -87,17 +105,68 @@ def write_best(study: optuna.Study, sweep_dir: Path, metric: str) -> Path | None
         "value": best.value,
         "params": dict(best.params),
         "overrides": list(best.user_attrs.get(OVERRIDES, [])),
-        "run_dir": best.user_attrs.get(RUN_DIR),
-        "checkpoint": best.user_attrs.get(CHECKPOINT),
+        "run_dir": run_dir,  # relative to the sweep dir
+        "checkpoint": checkpoint,
     }
     text = yaml.safe_dump(record, sort_keys=False)
     return atomic_write_text(sweep_dir / BEST, text)
 
 
+def trial_paths(attrs: dict[str, Any], sweep_dir: Path | None) -> tuple[Any, Any]:
+    """A trial's run dir and best checkpoint, relative to ``sweep_dir`` when given.
+
+    The checkpoint is recorded relative to the run dir (or absolute, by older runs); it is
+    None once deleted.
+    """
+    run_dir, checkpoint = attrs.get(RUN_DIR), attrs.get(CHECKPOINT)
+    if sweep_dir is None or run_dir is None:
+        return run_dir, checkpoint
+    run = Path(run_dir) if Path(run_dir).is_absolute() else Path(sweep_dir) / run_dir
+    if checkpoint:
+        path = Path(checkpoint) if Path(checkpoint).is_absolute() else run / checkpoint
+        checkpoint = relative_path(path, sweep_dir) if path.is_file() else None
+    return relative_path(run, sweep_dir), checkpoint
+
+
+def prune_checkpoints(study: optuna.Study, sweep_dir: Path, keep: int | None) -> list[int]:
+    """Delete the checkpoints of finished trials outside the top ``keep`` COMPLETE trials.
+
+    Ranked by objective as ``best_trial`` ranks them; pruned and failed trials never keep
+    theirs; running trials are left alone. Metrics, logs and config stay. None keeps all.
+
+    Returns:
+        The numbers of the trials whose checkpoint files were deleted now.
+    """
+    if keep is None:
+        return []
+    ranked = ranked_trials(study)
+    kept = {t.number for t in ranked[: max(int(keep), 0)]}
+    finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    deleted = []
+    for t in study.get_trials(deepcopy=False, states=finished):
+        if t.number in kept or not t.user_attrs.get(RUN_DIR):
+            continue
+        run_dir = Path(t.user_attrs[RUN_DIR])
+        freed = delete_checkpoints(run_dir if run_dir.is_absolute() else sweep_dir / run_dir)
+        if freed:
+            deleted.append(t.number)
+            log.info(
+                "Trial %d is outside the top %s: deleted its checkpoints (%d MB).",
+                t.number,
+                keep,
+                freed // 2**20,
+            )
+    return deleted
+
+
 def print_table(study: optuna.Study, metric: str, top: int = 10) -> None:
-    """Print state counts and the ``top`` trials by objective as a rich table."""
-    from rich.console import Console
+    """Print state counts and the ``top`` trials by objective as a rich table.
+
+    Not a terminal (a log file): the table keeps its natural width, no cell is wrapped.
+    """
     from rich.table import Table
+
+    from bertlab.utils.quiet import wide_console
 
     table_rows = rows(study)
     counts = Counter(r["state"].split()[0] for r in table_rows)
@@ -114,7 +183,7 @@ def print_table(study: optuna.Study, metric: str, top: int = 10) -> None:
     for r in ranked:
         cells = [r["trial"], r["state"], r["objective"], r["best_epoch"], *(r[p] for p in params)]
         table.add_row(*(_fmt(c) for c in cells))
-    Console(stderr=False).print(table)
+    wide_console().print(table)
 
 
 def _short(keys: list[str]) -> list[str]:

@@ -19,18 +19,28 @@ import numpy as np
 import optuna
 from hydra.core.utils import JobReturn
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from optuna.trial import TrialState
 
 from bertlab.sweep import context, lockbox, summary
 from bertlab.sweep import study as st
 from bertlab.sweep.errors import SweepError
-from bertlab.sweep.space import SearchSpace, parse_space
+from bertlab.sweep.space import (
+    SearchSpace,
+    canonical,
+    describe,
+    differences,
+    fingerprint,
+    parse_space,
+)
 
 log = logging.getLogger(__name__)
 
 # A study name is a directory name under the sweep root (hydra.sweep.dir ends in it).
 _STUDY_NAME = re.compile(r"[\w.-]+")
+NAME_KEY = "hydra.sweeper.study_name"
+# Study user attributes: the search space (canonical data), its fingerprint and sweep dir.
+SPACE_ATTR, FINGERPRINT_ATTR, DIR_ATTR = "search_space", "space_fingerprint", "sweep_dir"
 
 
 class OptunaSweeperImpl:
@@ -57,23 +67,36 @@ class OptunaSweeperImpl:
         """Run trials until the study holds ``n_trials`` (this and other workers' together).
 
         Raises:
-            SweepError: Bad space or objective (before any trial), or too many failures.
+            SweepError: Bad space or objective (before any trial), a study or sweep dir made
+                for another search space, or too many failures.
         """
         assert self.config is not None
-        name = check_study_name(self.conf.get("study_name", "bertlab"))
+        base = check_study_name(self.conf.get("study_name", "bertlab"))
         metric, direction = lockbox.sweep_objective(self.config, self.conf)
         space = lockbox.lock_space(parse_space(self.conf.get("params"), arguments))
         if not space.params:
-            raise SweepError("Nothing to search: set hydra.sweeper.params or sweep overrides.")
+            raise SweepError(_nothing_to_search(space))
         self._check_composes(space)
+        identity = canonical(space)
+        given = name_given(self.config)
+        hashed = bool(self.conf.get("hash_study_name")) and not given
+        name = f"{base}-{fingerprint(identity)}" if hashed else base
+        if hashed:
+            adopt_name(self.config, name)  # hydra.sweep.dir follows ${hydra.sweeper.study_name}
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).absolute()
+        if given and sweep_dir.is_symlink():
+            raise SweepError(
+                f"{sweep_dir} is the link to the latest {name!r} sweep ({sweep_dir.readlink()}): "
+                f"hydra.sweeper.study_name={name} would write into that study. Use another name."
+            )
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         storage = st.resolve_storage(self.conf.get("storage"), sweep_dir)
+        store = st.storage_for(storage)
+        check_dir_is_free(store, name, sweep_dir, identity)
         study = optuna.create_study(
             study_name=name,
-            storage=st.storage_for(storage),
+            storage=store,
             direction=direction,
             sampler=self._sampler(space, 0),
             pruner=st.make_pruner(dict(self.conf.get("pruner") or {})),
@@ -81,11 +104,20 @@ class OptunaSweeperImpl:
         )
         if study.direction.name.lower() != direction:
             raise SweepError(f"Study {name!r} in {storage} was created to {study.direction.name}.")
+        new = claim_identity(study, identity, sweep_dir, strict=given or hashed)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        if hashed and sweep_dir.name == name:
+            link_latest(sweep_dir, base)
         n_trials = self._n_trials(space)
         retried = st.recover_stale(study, float(self.conf.get("grace_period_s", 600)))
         if retried:
             log.warning("Trials %s were left RUNNING by a dead worker: failed, re-queued.", retried)
-        log.info("Study %r (%s): %d/%d trials", name, storage, st.budget_used(study), n_trials)
+        state = "new" if new else "resuming"
+        log.info(
+            "Study %r (search space %s): %s, %d/%d trials",
+            *(name, describe(identity), state, st.budget_used(study), n_trials),
+        )
+        log.info("Sweep dir %s, storage %s", sweep_dir, storage)
 
         returns: list[JobReturn] = []
         while st.budget_used(study) < n_trials:
@@ -96,6 +128,7 @@ class OptunaSweeperImpl:
             ret = self._run(study, trial, space, storage, sweep_dir)
             if ret is not None:
                 returns.append(ret)
+            summary.prune_checkpoints(study, sweep_dir, self.conf.get("keep_checkpoints"))
             summary.write_summary(study, sweep_dir)
             summary.write_best(study, sweep_dir, metric)
         self._check_failures(study, n_trials)
@@ -212,6 +245,113 @@ def check_study_name(name: Any) -> str:
     raise SweepError(
         f"hydra.sweeper.study_name={name!r} cannot name a study: it is a directory name under "
         "the sweep root. Use letters, digits, '_', '-' and '.' (not first, and no '..')."
+    )
+
+
+def name_given(config: DictConfig) -> bool:
+    """Whether ``hydra.sweeper.study_name`` was set on the command line (an exact name)."""
+    overrides = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
+    return any(str(o).split("=", 1)[0].lstrip("+~") == NAME_KEY for o in overrides)
+
+
+def adopt_name(config: DictConfig, name: str) -> None:
+    """Set the study name in ``config`` and in its Hydra overrides, which every job recomposes.
+
+    So ``hydra.sweep.dir`` (``.../sweeps/${hydra.sweeper.study_name}``) resolves to the
+    hashed name in the sweeper, the launcher and each trial's config alike.
+    """
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra.sweeper.study_name = name
+        config.hydra.overrides.hydra.append(f"{NAME_KEY}={name}")
+
+
+def check_dir_is_free(
+    storage: optuna.storages.BaseStorage, name: str, sweep_dir: Path, identity: dict[str, Any]
+) -> None:
+    """Refuse to run when another study of ``storage`` already keeps its trials in ``sweep_dir``.
+
+    Raises:
+        SweepError: Naming that study and how its search space differs from this one.
+    """
+    here = str(sweep_dir.resolve())
+    for other in storage.get_all_studies():
+        if other.study_name != name and other.user_attrs.get(DIR_ATTR) == here:
+            diff = differences(other.user_attrs.get(SPACE_ATTR) or {}, identity)
+            raise SweepError(
+                f"{sweep_dir} already holds study {other.study_name!r}, made for another "
+                f"search space ({'; '.join(diff) or 'another name'}); this study's trial dirs "
+                "would overwrite its own. Set another hydra.sweep.dir, or rerun its command."
+            )
+
+
+def claim_identity(
+    study: optuna.Study, identity: dict[str, Any], sweep_dir: Path, *, strict: bool
+) -> bool:
+    """Record the study's search space, or check it against the recorded one.
+
+    Args:
+        study: The loaded (or just created) study.
+        identity: :func:`~bertlab.sweep.space.canonical` data of this command's space.
+        sweep_dir: Where the trials run.
+        strict: Refuse a different recorded space (named or hashed studies); otherwise warn.
+
+    Returns:
+        True when the study is new (no space recorded and no trials yet).
+
+    Raises:
+        SweepError: When ``strict`` and the study was made for another space, naming the
+            parameters and fixed overrides that differ.
+    """
+    stored = study.user_attrs.get(SPACE_ATTR)
+    if stored is None:
+        has_trials = bool(study.get_trials(deepcopy=False))
+        if has_trials:
+            log.warning(
+                "Study %r has no recorded search space: recording this one.", study.study_name
+            )
+        study.set_user_attr(SPACE_ATTR, identity)
+        study.set_user_attr(FINGERPRINT_ATTR, fingerprint(identity))
+        study.set_user_attr(DIR_ATTR, str(sweep_dir.resolve()))
+        return not has_trials
+    if fingerprint(stored) == fingerprint(identity):
+        return False
+    diff = "; ".join(differences(stored, identity))
+    if strict:
+        raise SweepError(
+            f"Study {study.study_name!r} was made for another search space: {diff}. "
+            "Rerun the command that made it to resume it, or start a new study with another "
+            "hydra.sweeper.study_name (without one, hparams_search names it from the space)."
+        )
+    log.warning(
+        "Study %r was made for another search space (%s): resuming it.", study.study_name, diff
+    )
+    return False
+
+
+def link_latest(sweep_dir: Path, base: str) -> None:
+    """Point ``<sweep root>/<base>`` at ``sweep_dir``: commands naming the base find the latest.
+
+    A real directory of that name (a study named so explicitly) is left alone.
+    """
+    link = sweep_dir.parent / base
+    if link.exists() and not link.is_symlink():
+        log.info("%s is a directory, not a link: not pointing it at %s.", link, sweep_dir.name)
+        return
+    tmp = sweep_dir.parent / f".{base}.{os.getpid()}.link"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(sweep_dir.name, target_is_directory=True)
+        os.replace(tmp, link)
+    except OSError as e:
+        log.warning("Cannot link %s to %s: %s", link, sweep_dir.name, e)
+
+
+def _nothing_to_search(space: SearchSpace) -> str:
+    fixed = " ".join(space.fixed) or "none"
+    return (
+        f"Nothing to search: no parameter has more than one value (fixed overrides: {fixed}). "
+        "Give one a comma list, choice(...), range(...) or interval(...), or set "
+        "hydra.sweeper.params; for a single run, drop -m."
     )
 
 

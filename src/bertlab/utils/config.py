@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import rich
@@ -10,12 +12,15 @@ import rich.tree
 from omegaconf import DictConfig, OmegaConf
 
 from bertlab.utils.io import atomic_write_text
+from bertlab.utils.quiet import plain_text
 
 FIRST = ("data", "model", "trainer", "callbacks", "logger", "paths")
+# configs/hydra/default.yaml sends this logger to the job's log file only (not the console).
+tree_log = logging.getLogger("bertlab.config_tree")
 
 
-def print_config_tree(cfg: DictConfig, save_to: Path | None = None, show: bool = True) -> None:
-    """Show the resolved config as a rich tree (one branch per group); optionally save it."""
+def config_tree(cfg: DictConfig) -> rich.tree.Tree:
+    """The resolved config as a rich tree, one branch per top-level key (groups first)."""
     tree = rich.tree.Tree("config", guide_style="dim")
     keys = [k for k in FIRST if k in cfg] + [k for k in cfg if k not in FIRST]
     for key in keys:
@@ -23,10 +28,39 @@ def print_config_tree(cfg: DictConfig, save_to: Path | None = None, show: bool =
         node = cfg[key]
         text = OmegaConf.to_yaml(node, resolve=True) if isinstance(node, DictConfig) else str(node)
         branch.add(rich.syntax.Syntax(text, "yaml", background_color="default"))
-    if show:
-        rich.print(tree)
+    return tree
+
+
+def print_config_tree(cfg: DictConfig, save_to: Path | None = None, show: bool = True) -> None:
+    """Log the config tree to the job's log file; print it if `show`, once per sweep.
+
+    A terminal gets the rich tree; a redirected stdout gets plain text, never cut at 80 columns.
+    Inside a multirun only the first job prints (each job's log file and config.yaml keep its own).
+    """
+    tree = config_tree(cfg)
+    text = plain_text(tree)
+    tree_log.info("Config:\n%s", text)
+    if show and first_job():
+        if sys.stdout.isatty():
+            rich.print(tree)
+        else:
+            print(text, flush=True)
     if save_to is not None:
         save_config(cfg, save_to)
+
+
+def first_job() -> bool:
+    """False inside a multirun job after the first one (job number > 0); True otherwise."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra_cfg = HydraConfig.get()
+    except (ImportError, ValueError):
+        return True  # not under Hydra
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return True
+    return int(hydra_cfg.job.get("num") or 0) == 0
 
 
 def save_config(cfg: DictConfig, path: Path) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import traceback
 from pathlib import Path
 
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from bertlab.utils.io import atomic_write_text
 
@@ -15,6 +16,7 @@ HPARAM_KEYS = (
     "seed",
     "data.batch_size",
     "data.max_length",
+    "data.source",
     "model.pretrained",
     "model.dropout",
     "model.optimizer.lr",
@@ -22,24 +24,77 @@ HPARAM_KEYS = (
     "model.scheduler.warmup_fraction",
     "trainer.max_epochs",
     "trainer.precision",
-)
+)  # the base every run logs; Hydra adds its overrides, sweep space and group choices
+REMOVED = "(removed)"
+Scalar = int | float | bool | str
 
 
-def flat_hparams(cfg: DictConfig) -> dict[str, object]:
-    """The hyperparameters worth comparing across runs, as flat scalars."""
-    out = {}
-    for key in HPARAM_KEYS:
-        value = OmegaConf.select(cfg, key, default=None)
-        out[key] = value if isinstance(value, (int, float, bool, str)) else str(value)
-    source = OmegaConf.select(cfg, "data.source", default=None)
-    out["data.source"] = str(OmegaConf.to_container(source, resolve=True) if source else "")
+def flat_hparams(cfg: DictConfig) -> dict[str, Scalar]:
+    """The hyperparameters worth comparing across runs, as flat scalars.
+
+    The base keys (`HPARAM_KEYS`), then, under Hydra, the config group choices (`model`,
+    `data`, ...), every key of the sweeper's search space and every key the command line
+    overrode (`~key` shows as "(removed)"). A config node becomes its leaves (`data.source`:
+    its `_target_`'s class name, `data.source.path`, ...).
+    """
+    choices, keys, removed = _hydra_keys()
+    out: dict[str, Scalar] = dict(choices)
+    for key in (*HPARAM_KEYS, *keys):
+        if key in removed:
+            out[key] = REMOVED
+        elif key not in choices:
+            out.update(
+                _scalars(
+                    key, OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
+                )
+            )
     return out
+
+
+def _scalars(key: str, value: object) -> dict[str, Scalar]:
+    """`value` as flat scalars under `key`: a node's `_target_` as its class name at `key`,
+    its other set leaves as `key.<leaf>`; a list joined by commas; None as "None"."""
+    if isinstance(value, DictConfig):
+        out: dict[str, Scalar] = {}
+        for sub in value:
+            if sub == "_target_":
+                out[key] = str(value[sub]).rsplit(".", 1)[-1]
+            elif OmegaConf.select(value, str(sub), default=None) is not None:
+                out.update(_scalars(f"{key}.{sub}", OmegaConf.select(value, str(sub))))
+        return out
+    if isinstance(value, ListConfig):
+        return {key: ",".join(str(v) for v in OmegaConf.to_container(value, resolve=True))}
+    return {key: value if isinstance(value, (int, float, bool, str)) else str(value)}
+
+
+def _hydra_keys() -> tuple[dict[str, str], list[str], set[str]]:
+    """From the running Hydra job: its group choices, the keys its overrides and the sweeper's
+    search space name, and the keys it removed. Outside Hydra: nothing."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}, [], set()
+    hydra = HydraConfig.get()
+    choices = {
+        group: ",".join(map(str, choice)) if isinstance(choice, ListConfig) else str(choice)
+        for group, choice in hydra.runtime.choices.items()
+        if choice is not None and group != "hydra" and not group.startswith("hydra/")
+    }
+    keys, removed = [], set()
+    for override in hydra.overrides.task:
+        key = override.split("=", 1)[0].split("@", 1)[0]
+        keys.append(key.lstrip("+~"))
+        if key.startswith("~"):
+            removed.add(key.lstrip("~"))
+    if hydra.runtime.choices.get("hydra/sweeper") == "bertlab_optuna":
+        keys += [str(k) for k in OmegaConf.select(hydra, "sweeper.params", default=None) or {}]
+    return choices, list(dict.fromkeys(keys)), removed
 
 
 def log_hparams(loggers: list[Logger], cfg: DictConfig, record: dict) -> None:
     """Give each logger the run's final record, next to `flat_hparams(cfg)`.
 
-    TensorBoard: the HParams entry, hp_metric = the best validation value (and hp/<test metric>).
+    TensorBoard: the HParams entry; its metrics are `hp_metrics(record)`.
     MLflow: params, metric best/<objective>, tags best_checkpoint and run_dir.
     W&B: config, summary best/<objective> and best_checkpoint.
     MLflow and W&B runs are named after the run dir by their configs.
@@ -63,12 +118,30 @@ def _best(record: dict) -> dict[str, float]:
     return {f"best/{record['objective']}": record["best_value"]}
 
 
+def _checkpoint_path(cfg: DictConfig, record: dict) -> str:
+    """The best checkpoint's full path (metrics.json keeps it relative to the run dir)."""
+    return str(Path(cfg.paths.output_dir) / record["best_checkpoint"])
+
+
 def _tensorboard(logger: TensorBoardLogger, cfg: DictConfig, record: dict) -> None:
-    """The HParams entry with hp_metric = the best validation value."""
-    metrics = {"hp_metric": record["best_value"]}
-    metrics.update({f"hp/{k}": v for k, v in (record.get("test") or {}).items()})
-    logger.log_hyperparams(flat_hparams(cfg), metrics)
+    """The HParams entry with its metrics (`hp_metrics`); then close the writer."""
+    logger.log_hyperparams(flat_hparams(cfg), hp_metrics(record))
     logger.finalize("success")
+
+
+def hp_metrics(record: dict) -> dict[str, float]:
+    """The HParams metrics, the same names for every run of a model, tested or not.
+
+    hp_metric and hp/best_<objective> (e.g. hp/best_val/acc): the best validation value;
+    hp/test/<m> for each metric validation logs (test/<m>), NaN where the run was not tested.
+    """
+    best = record["best_value"]
+    metrics = {"hp_metric": best, f"hp/best_{record['objective']}": best}
+    test = record.get("test") or {}
+    names = [f"test/{k[4:]}" for k in record.get("best_val") or {} if k.startswith("val/")]
+    for name in dict.fromkeys([*names, *test]):
+        metrics[f"hp/{name}"] = float(test.get(name, math.nan))
+    return metrics
 
 
 def _mlflow(logger: MLFlowLogger, cfg: DictConfig, record: dict) -> None:
@@ -78,7 +151,7 @@ def _mlflow(logger: MLFlowLogger, cfg: DictConfig, record: dict) -> None:
     logger.log_metrics(_best(record), step=record["global_step"])
     client.set_tag(run_id, "run_dir", str(cfg.paths.output_dir))
     if record.get("best_checkpoint"):
-        client.set_tag(run_id, "best_checkpoint", record["best_checkpoint"])
+        client.set_tag(run_id, "best_checkpoint", _checkpoint_path(cfg, record))
     logger.finalize("success")
 
 
@@ -86,7 +159,8 @@ def _wandb(logger: WandbLogger, cfg: DictConfig, record: dict) -> None:
     """Config, the best value and best checkpoint in the run's summary; then finish it."""
     run = logger.experiment
     logger.log_hyperparams(flat_hparams(cfg))
-    run.summary.update({**_best(record), "best_checkpoint": record.get("best_checkpoint")})
+    checkpoint = _checkpoint_path(cfg, record) if record.get("best_checkpoint") else None
+    run.summary.update({**_best(record), "best_checkpoint": checkpoint})
     run.finish()  # Lightning leaves it open: unfinished, an offline run keeps no summary
 
 

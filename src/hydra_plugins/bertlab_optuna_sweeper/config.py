@@ -18,6 +18,10 @@ class BertlabOptunaSweeperConf:
     # None with the grid sampler: the grid size.
     n_trials: int | None = 20
     study_name: str = "bertlab"
+    # True: the study is named <study_name>-<8 hex of sha256 over the search space and the
+    # fixed task overrides>, so a changed command starts a new study and the same command
+    # resumes. A study_name given on the command line is always used as it is.
+    hash_study_name: bool = False
     # None: <sweep_dir>/optuna.journal. Or an Optuna RDB URL (sqlite:///..., postgresql://...)
     # or a *.journal path; workers sharing it share the study.
     storage: str | None = None
@@ -37,6 +41,9 @@ class BertlabOptunaSweeperConf:
     # (on the same host a dead worker pid is noticed at once).
     heartbeat_interval_s: float = 60.0
     grace_period_s: float = 600.0
+    # How many trials keep their (best, weights-only) checkpoint: the top k COMPLETE trials
+    # by objective; the others' checkpoint files are deleted once they fall out. None: all.
+    keep_checkpoints: int | None = None
 
 
 ConfigStore.instance().store(

@@ -57,7 +57,7 @@ def test_a_cut_off_last_line_is_repaired_and_the_study_goes_on(tmp_path, caplog,
     cut = whole[: len(whole) - len(last) + int((len(last) - 1) * keep)]
     path.write_bytes(cut)  # a worker killed while writing its last operation
 
-    with caplog.at_level(logging.WARNING, logger="bertlab.sweep.study"):
+    with caplog.at_level(logging.WARNING, logger="bertlab.sweep.journal"):
         study = load(path)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
     assert "last" not in study.user_attrs  # the cut operation is dropped

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bertlab.sweep.errors import SweepError
-from bertlab.sweep.sweeper import check_study_name
+from bertlab.sweep.identity import check_study_name
 
 APP = Path(__file__).parent / "toy" / "app.py"
 BAD = ["../../x", "..", "a/b", "/abs", "a\\b", ".hidden", "a..b", "", None, "a b"]

@@ -112,6 +112,7 @@ def test_too_many_failures_abort_the_sweep(tmp_path):
     [
         ("objective.metric=test/score", "Refusing to sweep on 'test/score'"),
         ("no_such_key=choice(1,2)", "cannot be composed"),
+        ("+hydra.sweeper.sampler.n_startup_trial=3", "'tpe' sampler does not take n_startup_trial"),
     ],
 )
 def test_a_bad_sweep_is_refused_before_any_trial(tmp_path, override, message):
@@ -186,3 +187,13 @@ def test_grid_sampler_walks_the_whole_grid_once(tmp_path):
     table = rows(out)
     points = {(float(r["param:x"]), int(r["param:y"])) for r in table}
     assert len(table) == 6 and points == {(x, y) for x in (0.1, 0.2) for y in (1, 2, 3)}
+
+
+def test_a_seeded_tpe_sweep_run_twice_proposes_the_same_parameters(tmp_path):
+    tpe = ["hydra.sweeper.n_trials=5", "+hydra.sweeper.sampler.n_startup_trials=2"]
+    runs = {}
+    for name, seed in [("a", 0), ("b", 0), ("c", 1)]:
+        ok(sweep(tmp_path / name, *tpe, f"seed={seed}"))
+        runs[name] = [(r["param:x"], r["param:y"]) for r in rows(tmp_path / name)]
+    assert runs["a"] == runs["b"]  # 2 random trials, then 3 modelled on the results
+    assert runs["c"] != runs["a"]

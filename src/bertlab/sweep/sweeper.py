@@ -2,6 +2,10 @@
 
 One trial at a time per process, with no batch barrier: any number of processes started with
 the same command and storage share the study. Each trial runs in ``<sweep_dir>/<trial number>``.
+
+The study's name and identity are checked in :mod:`~bertlab.sweep.identity`; its storage and
+worker bookkeeping live in :mod:`~bertlab.sweep.study`; the sampler and pruner are built in
+:mod:`~bertlab.sweep.samplers`.
 """
 
 from __future__ import annotations
@@ -9,38 +13,31 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 from hydra.core.utils import JobReturn
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from bertlab.sweep import context, lockbox, summary
+from bertlab.sweep import context, lockbox, samplers, summary
 from bertlab.sweep import study as st
 from bertlab.sweep.errors import SweepError
-from bertlab.sweep.space import (
-    SearchSpace,
-    canonical,
-    describe,
-    differences,
-    fingerprint,
-    parse_space,
+from bertlab.sweep.identity import (
+    adopt_name,
+    check_dir_is_free,
+    check_study_name,
+    claim_identity,
+    link_latest,
+    name_given,
 )
+from bertlab.sweep.space import SearchSpace, canonical, describe, fingerprint, parse_space
 
 log = logging.getLogger(__name__)
-
-# A study name is a directory name under the sweep root (hydra.sweep.dir ends in it).
-_STUDY_NAME = re.compile(r"[\w.-]+")
-NAME_KEY = "hydra.sweeper.study_name"
-# Study user attributes: the search space (canonical data), its fingerprint and sweep dir.
-SPACE_ATTR, FINGERPRINT_ATTR, DIR_ATTR = "search_space", "space_fingerprint", "sweep_dir"
 
 
 class OptunaSweeperImpl:
@@ -77,6 +74,8 @@ class OptunaSweeperImpl:
         if not space.params:
             raise SweepError(_nothing_to_search(space))
         self._check_composes(space)
+        sampler = self._sampler(space)  # bad sampler or pruner settings: refused here, too
+        pruner = samplers.make_pruner(dict(self.conf.get("pruner") or {}))
         identity = canonical(space)
         given = name_given(self.config)
         hashed = bool(self.conf.get("hash_study_name")) and not given
@@ -98,8 +97,8 @@ class OptunaSweeperImpl:
             study_name=name,
             storage=store,
             direction=direction,
-            sampler=self._sampler(space, 0),
-            pruner=st.make_pruner(dict(self.conf.get("pruner") or {})),
+            sampler=sampler,
+            pruner=pruner,
             load_if_exists=True,
         )
         if study.direction.name.lower() != direction:
@@ -163,34 +162,22 @@ class OptunaSweeperImpl:
                 f"see the error column of {summary.SUMMARY}."
             )
 
-    def _sampler(self, space: SearchSpace, offset: int) -> Any:
+    def _sampler(self, space: SearchSpace) -> optuna.samplers.BaseSampler:
+        """This worker's one sampler, seeded from ``sampler.seed`` (default: the task's seed)."""
         cfg = dict(self.conf.get("sampler") or {"name": "tpe"})
         seed = cfg.get("seed")
         if seed is None and self.config is not None:
             seed = OmegaConf.select(self.config, "seed", default=None)
-        if seed is not None and cfg.get("name") != "grid":  # the grid's order must not vary
-            seed = int(np.random.SeedSequence([int(seed), offset]).generate_state(1)[0])
-        return st.make_sampler(cfg, seed, space)
+        return samplers.worker_sampler(cfg, None if seed is None else int(seed), space)
 
     def _ask(self, study: optuna.Study, space: SearchSpace) -> optuna.Trial | None:
-        """Ask a trial and sample its parameters with a sampler seeded by its number.
-
-        Seeding by trial number keeps a sweep reproducible and stops parallel workers
-        (same command, same seed) from drawing the same parameters. The grid sampler is
-        the exception: one instance, one order, coordinated through the storage.
-        """
-        if isinstance(study.sampler, optuna.samplers.GridSampler):
-            if study.sampler.is_exhausted(study):
-                log.info("Grid exhausted.")
-                return None
-        else:
-            study.sampler = self._sampler(space, st.budget_used(study))
-        trial = study.ask()
+        """Ask the study's sampler for a trial with the space's parameters; None: grid done."""
+        sampler = study.sampler
+        if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study):
+            log.info("Grid exhausted.")
+            return None
+        trial = study.ask(fixed_distributions=dict(space.params))
         st.claim(trial)
-        if not isinstance(study.sampler, optuna.samplers.GridSampler):
-            study.sampler = self._sampler(space, trial.number)
-        for name, dist in space.params.items():
-            _suggest(trial, name, dist)
         return trial
 
     def _run(
@@ -232,120 +219,6 @@ class OptunaSweeperImpl:
         return ret
 
 
-def check_study_name(name: Any) -> str:
-    """Return ``name`` if it is safe as one directory name under the sweep root.
-
-    Raises:
-        SweepError: When it is empty, starts with ``.``, holds ``..`` or a character other
-            than letters, digits, ``_``, ``-`` and ``.`` (so no path separator).
-    """
-    text = "" if name is None else str(name)
-    if _STUDY_NAME.fullmatch(text) and not text.startswith(".") and ".." not in text:
-        return text
-    raise SweepError(
-        f"hydra.sweeper.study_name={name!r} cannot name a study: it is a directory name under "
-        "the sweep root. Use letters, digits, '_', '-' and '.' (not first, and no '..')."
-    )
-
-
-def name_given(config: DictConfig) -> bool:
-    """Whether ``hydra.sweeper.study_name`` was set on the command line (an exact name)."""
-    overrides = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
-    return any(str(o).split("=", 1)[0].lstrip("+~") == NAME_KEY for o in overrides)
-
-
-def adopt_name(config: DictConfig, name: str) -> None:
-    """Set the study name in ``config`` and in its Hydra overrides, which every job recomposes.
-
-    So ``hydra.sweep.dir`` (``.../sweeps/${hydra.sweeper.study_name}``) resolves to the
-    hashed name in the sweeper, the launcher and each trial's config alike.
-    """
-    with read_write(config.hydra), open_dict(config.hydra):
-        config.hydra.sweeper.study_name = name
-        config.hydra.overrides.hydra.append(f"{NAME_KEY}={name}")
-
-
-def check_dir_is_free(
-    storage: optuna.storages.BaseStorage, name: str, sweep_dir: Path, identity: dict[str, Any]
-) -> None:
-    """Refuse to run when another study of ``storage`` already keeps its trials in ``sweep_dir``.
-
-    Raises:
-        SweepError: Naming that study and how its search space differs from this one.
-    """
-    here = str(sweep_dir.resolve())
-    for other in storage.get_all_studies():
-        if other.study_name != name and other.user_attrs.get(DIR_ATTR) == here:
-            diff = differences(other.user_attrs.get(SPACE_ATTR) or {}, identity)
-            raise SweepError(
-                f"{sweep_dir} already holds study {other.study_name!r}, made for another "
-                f"search space ({'; '.join(diff) or 'another name'}); this study's trial dirs "
-                "would overwrite its own. Set another hydra.sweep.dir, or rerun its command."
-            )
-
-
-def claim_identity(
-    study: optuna.Study, identity: dict[str, Any], sweep_dir: Path, *, strict: bool
-) -> bool:
-    """Record the study's search space, or check it against the recorded one.
-
-    Args:
-        study: The loaded (or just created) study.
-        identity: :func:`~bertlab.sweep.space.canonical` data of this command's space.
-        sweep_dir: Where the trials run.
-        strict: Refuse a different recorded space (named or hashed studies); otherwise warn.
-
-    Returns:
-        True when the study is new (no space recorded and no trials yet).
-
-    Raises:
-        SweepError: When ``strict`` and the study was made for another space, naming the
-            parameters and fixed overrides that differ.
-    """
-    stored = study.user_attrs.get(SPACE_ATTR)
-    if stored is None:
-        has_trials = bool(study.get_trials(deepcopy=False))
-        if has_trials:
-            log.warning(
-                "Study %r has no recorded search space: recording this one.", study.study_name
-            )
-        study.set_user_attr(SPACE_ATTR, identity)
-        study.set_user_attr(FINGERPRINT_ATTR, fingerprint(identity))
-        study.set_user_attr(DIR_ATTR, str(sweep_dir.resolve()))
-        return not has_trials
-    if fingerprint(stored) == fingerprint(identity):
-        return False
-    diff = "; ".join(differences(stored, identity))
-    if strict:
-        raise SweepError(
-            f"Study {study.study_name!r} was made for another search space: {diff}. "
-            "Rerun the command that made it to resume it, or start a new study with another "
-            "hydra.sweeper.study_name (without one, hparams_search names it from the space)."
-        )
-    log.warning(
-        "Study %r was made for another search space (%s): resuming it.", study.study_name, diff
-    )
-    return False
-
-
-def link_latest(sweep_dir: Path, base: str) -> None:
-    """Point ``<sweep root>/<base>`` at ``sweep_dir``: commands naming the base find the latest.
-
-    A real directory of that name (a study named so explicitly) is left alone.
-    """
-    link = sweep_dir.parent / base
-    if link.exists() and not link.is_symlink():
-        log.info("%s is a directory, not a link: not pointing it at %s.", link, sweep_dir.name)
-        return
-    tmp = sweep_dir.parent / f".{base}.{os.getpid()}.link"
-    try:
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(sweep_dir.name, target_is_directory=True)
-        os.replace(tmp, link)
-    except OSError as e:
-        log.warning("Cannot link %s to %s: %s", link, sweep_dir.name, e)
-
-
 def _nothing_to_search(space: SearchSpace) -> str:
     fixed = " ".join(space.fixed) or "none"
     return (
@@ -353,16 +226,6 @@ def _nothing_to_search(space: SearchSpace) -> str:
         "Give one a comma list, choice(...), range(...) or interval(...), or set "
         "hydra.sweeper.params; for a single run, drop -m."
     )
-
-
-def _suggest(trial: optuna.Trial, name: str, dist: Any) -> Any:
-    """Suggest one parameter through Optuna's public API."""
-    d = optuna.distributions
-    if isinstance(dist, d.CategoricalDistribution):
-        return trial.suggest_categorical(name, list(dist.choices))
-    if isinstance(dist, d.IntDistribution):
-        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
-    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
 @contextmanager

@@ -30,10 +30,12 @@ class BertlabOptunaSweeperConf:
     # None: objective.metric of the task config (must start with val/).
     metric: str | None = None
     # name: tpe | random | grid | cmaes; seed: None -> the task's `seed`. Other keys go
-    # to the sampler's constructor (e.g. n_startup_trials for tpe).
+    # to the sampler's constructor (e.g. n_startup_trials for tpe); one it does not take is
+    # an error.
     sampler: dict[str, Any] = field(default_factory=lambda: {"name": "tpe", "seed": None})
     # name: none | median | percentile | successive_halving | hyperband | threshold;
-    # other keys go to the pruner's constructor (e.g. n_warmup_steps).
+    # other keys go to the pruner's constructor (e.g. n_warmup_steps); one it does not take
+    # is an error.
     pruner: dict[str, Any] = field(default_factory=lambda: {"name": "none"})
     # Abort once failed trials exceed this fraction of n_trials.
     max_failure_rate: float = 0.25

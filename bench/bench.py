@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +34,7 @@ from transformers import AutoConfig  # noqa: E402
 import bertlab_side  # noqa: E402
 import hf_side  # noqa: E402
 import raw_loop  # noqa: E402
-from bertlab.model.pretrained import resolve_pretrained  # noqa: E402
+from bertlab.pretrained import resolve_pretrained  # noqa: E402
 from common import (  # noqa: E402
     DEVICE,
     SYNTHETIC,
@@ -42,6 +44,9 @@ from common import (  # noqa: E402
     synthetic_corpus,
     useful_flops_per_sample,
 )
+
+SIDES = ("hf", "bl", "raw")
+KEYS = ("hf_train", "bl_train", "raw_train", "hf_eval", "bl_eval")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -76,6 +81,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--cache-dir", default=None, help="bertlab tokenization cache (default: temp)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="each side in its own process with the same warm-up (no side reuses another's "
+        "compiled graphs, cuDNN plans or autotuning: steady state measured fairly)",
+    )
+    p.add_argument("--side", choices=SIDES, default=None, help=argparse.SUPPRESS)  # a child
+    p.add_argument("--side-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.steps <= args.warmup:
         p.error("--steps must exceed --warmup")
@@ -116,45 +129,40 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
         warmup=args.warmup,
         overrides=args.override,
     )
-    train_ex = [] if args.skip_hf else examples(dm, "train")
-    eval_ex = [] if args.skip_hf or args.no_eval else examples(dm, "validation")
     mc = AutoConfig.from_pretrained(str(mdir))
     flops = useful_flops_per_sample(
         mc.hidden_size, mc.num_hidden_layers, mc.intermediate_size, dm.dataset("train").lengths
     )
-    keys = ("hf_train", "bl_train", "raw_train", "hf_eval", "bl_eval")
-    runs: dict[str, list[dict]] = {k: [] for k in keys}
-    trained = {}
-
-    def train_hf() -> dict:
-        return hf_side.train(mdir, train_ex, args.batch_size, args.steps, args.warmup)
-
-    def train_bertlab() -> dict:
-        result, trained["model"] = bertlab_side.train(cfg, dm, args.steps, args.warmup)
-        return result
-
-    def train_raw() -> dict:
-        return raw_loop.train(cfg, dm, bertlab_side.new_model(cfg, dm), args.steps, args.warmup)
-
-    sides = [("hf_train", train_hf)] * (not args.skip_hf) + [("bl_train", train_bertlab)]
-    sides += [("raw_train", train_raw)] * (not args.no_raw)
+    runs: dict[str, list[dict]] = {k: [] for k in KEYS}
+    sides = [s for s in SIDES if not (s == "hf" and args.skip_hf or s == "raw" and args.no_raw)]
+    if args.side:  # a child of --isolate: one side, one repeat, runs written for the parent
+        run_sides(args, [args.side], runs, mdir, cfg, dm, kind)
+        Path(args.side_out).write_text(json.dumps(runs))
+        return row
     for r in range(args.repeats):
-        for key, run in sides if r % 2 == 0 else sides[::-1]:  # no side always goes first
-            runs[key].append(run())
-        model = trained["model"]
-        if not args.no_eval:
-            if not args.skip_hf:
-                runs["hf_eval"].append(hf_side.evaluate(mdir, eval_ex, args.batch_size))
-            runs["bl_eval"].append(bertlab_side.evaluate(cfg, dm, model))
+        order = sides if r % 2 == 0 else sides[::-1]  # no side always goes first
+        if args.isolate:
+            for side in order:
+                for key, values in isolated(side, kind, args, work).items():
+                    runs[key] += values
+        else:
+            run_sides(args, order, runs, mdir, cfg, dm, kind)
         print(
             f"[{kind}] repeat {r + 1}/{args.repeats}: "
-            + ", ".join(f"{k} {v[-1]['samples_per_s']:.1f}/s" for k, v in runs.items() if v),
+            + ", ".join(
+                f"{k} {v[-1]['samples_per_s']:.1f}/s"
+                + (f" (cold {v[-1]['cold_samples_per_s']:.1f})" if "cold_s" in v[-1] else "")
+                for k, v in runs.items()
+                if v
+            ),
             flush=True,
         )
     for key, values in runs.items():
         if values:
             row[key] = values
             row[f"{key}_samples_per_s"] = spread([v["samples_per_s"] for v in values])
+            if key.endswith("train"):
+                row[f"{key}_cold_samples_per_s"] = spread([v["cold_samples_per_s"] for v in values])
             if key.endswith("train") and peak == peak:
                 row[f"{key}_mfu_pct"] = spread(
                     [100 * v["samples_per_s"] * flops / 1e12 / peak for v in values]
@@ -165,6 +173,14 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
             row[f"{stage}_ratio"] = spread(
                 [b["samples_per_s"] / h["samples_per_s"] for h, b in zip(hf, bl, strict=True)]
             )
+    if runs["hf_train"] and runs["bl_train"]:
+        row["train_cold_ratio"] = spread(
+            [
+                b["cold_samples_per_s"] / h["cold_samples_per_s"]
+                for h, b in zip(runs["hf_train"], runs["bl_train"], strict=True)
+            ]
+        )
+    row["isolated"] = bool(args.isolate)
     if runs["raw_train"]:  # share of the raw loop's speed that bertlab's loop gives up
         row["overhead_pct"] = spread(
             [
@@ -175,9 +191,51 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
     return row
 
 
+def run_sides(args, sides, runs, mdir, cfg, dm, kind) -> None:
+    """Train (and evaluate) `sides` in this process, in order; results appended to `runs`."""
+    train_ex = examples(dm, "train") if "hf" in sides else []
+    eval_ex = examples(dm, "validation") if "hf" in sides and not args.no_eval else []
+    model = None
+    for side in sides:
+        if side == "hf":
+            runs["hf_train"].append(
+                hf_side.train(mdir, train_ex, args.batch_size, args.steps, args.warmup)
+            )
+        elif side == "bl":
+            result, model = bertlab_side.train(cfg, dm, args.steps, args.warmup)
+            runs["bl_train"].append(result)
+        else:
+            new = bertlab_side.new_model(cfg, dm)
+            runs["raw_train"].append(raw_loop.train(cfg, dm, new, args.steps, args.warmup))
+    if args.no_eval:
+        return
+    if "hf" in sides:
+        runs["hf_eval"].append(hf_side.evaluate(mdir, eval_ex, args.batch_size))
+    if model is not None:
+        runs["bl_eval"].append(bertlab_side.evaluate(cfg, dm, model))
+
+
+def isolated(side: str, kind: str, args: argparse.Namespace, work: Path) -> dict[str, list]:
+    """One side in a fresh process (same arguments, same warm-up); its runs by key."""
+    out = work / f"side_{kind}_{side}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--data", kind, "--side", side]
+    cmd += ["--side-out", str(out), "--model", str(args.model)]
+    cmd += ["--batch-size", str(args.batch_size), "--steps", str(args.steps)]
+    cmd += ["--warmup", str(args.warmup), "--synthetic-size", str(args.synthetic_size)]
+    cmd += ["--cache-dir", str(args.cache_dir or work / "cache")]
+    cmd += ["--max-length", str(args.max_length)] * bool(args.max_length)
+    cmd += ["--no-eval"] * args.no_eval
+    for override in args.override:
+        cmd += ["--override", override]
+    subprocess.run(cmd, check=True, env={**os.environ, "BENCH_WORK": str(work)})
+    return json.loads(out.read_text())
+
+
 def report(rows: list[dict]) -> None:
+    isolated = any(row.get("isolated") for row in rows)
+    print("\nsides in " + ("their own processes (--isolate)" if isolated else "one process"))
     print(
-        "\ndata | stage | HF samples/s | bertlab samples/s | ratio (min/median/max) | "
+        "data | stage | HF samples/s | bertlab samples/s | ratio (min/median/max) | "
         "peak MiB HF/bertlab | MFU% HF/bertlab"
     )
     for row in rows:
@@ -205,6 +263,18 @@ def report(rows: list[dict]) -> None:
             print(
                 f"{row['data']} | {stage} | {hf['median']:.1f} | {bl['median']:.1f} | "
                 f"{ratio_s} | {mem} | {mfu}"
+            )
+        cold = [row.get(f"{side}_train_cold_samples_per_s") for side in ("hf", "bl", "raw")]
+        if any(cold):
+            figures = " | ".join(
+                f"{name} {c['median']:.1f}" if c else f"{name} -"
+                for name, c in zip(("HF", "bertlab", "raw"), cold, strict=True)
+            )
+            ratio = row.get("train_cold_ratio")
+            ratio_s = f" | ratio {ratio['median']:.2f}" if ratio else ""
+            print(
+                f"{row['data']} | train cold (all {row['steps']} steps, warm-up included) | "
+                f"{figures}{ratio_s}"
             )
         if "overhead_pct" in row:
             raw = row["raw_train_samples_per_s"]["median"]
@@ -235,10 +305,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"{time.strftime('%Y-%m-%d %H:%M')}",
         flush=True,
     )
-    peak = matmul_peak_tflops()
+    peak = math.nan if args.side else matmul_peak_tflops()  # a child: the parent measures it
     if peak == peak:
         print(f"bf16 matmul peak {peak:.0f} TFLOP/s", flush=True)
-    work = Path(tempfile.mkdtemp(prefix="bench_"))
+    work = Path(os.environ.get("BENCH_WORK") or tempfile.mkdtemp(prefix="bench_"))
     meta = {
         "device": device,
         "torch": torch.__version__,
@@ -246,6 +316,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "bf16_peak_tflops": peak,
     }
+    if args.side:  # a child of --isolate: its runs go to --side-out
+        bench_one(args.data, args, work, peak)
+        return []
     rows = []
     for kind in args.data.split(","):
         rows.append(bench_one(kind, args, work, peak))

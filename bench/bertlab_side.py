@@ -53,7 +53,7 @@ def datamodule(
     into an empty cache (cold) and from it (cached), and reports both times."""
     if corpus is not None:  # synthetic token ids: skip the text stages, keep sampler + collator
         dm = hydra.utils.instantiate(cfg.data)
-        dm.corpus, dm.cache_path = corpus, Path("synthetic")
+        dm.corpus = corpus  # setup() splits it instead of loading the configured corpus
         dm.setup()
         return dm, {}
     times = {}
@@ -69,6 +69,9 @@ def datamodule(
 class _Clock(L.Callback):
     def __init__(self, clock: StepClock) -> None:
         self.clock = clock
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.clock.begin()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.clock.step_done(trainer.global_step)
@@ -86,7 +89,7 @@ def new_model(cfg: DictConfig, dm: TextClassificationDataModule):
         cfg.model,
         _convert_="partial",
         num_labels=dm.num_labels,
-        problem_type=dm.problem_type,
+        task=dm.task,
         label_names=dm.label_names or None,
     )
 
@@ -108,7 +111,7 @@ def train(cfg: DictConfig, dm: TextClassificationDataModule, steps: int, warmup:
     with PeakMemory() as mem:
         trainer.fit(model, datamodule=dm)
     return {
-        "samples_per_s": (steps - warmup) * cfg.data.batch_size / clock.seconds,
+        **clock.rates(cfg.data.batch_size),
         "peak_mib": mem.peak_mib,
         "graphs_compiled": graphs_compiled() - graphs,  # 0 when not compiled
     }, model

@@ -60,11 +60,17 @@ def _rss() -> int:
 
 
 class StepClock:
-    """Wall time between the end of step `warmup` and the end of step `steps` (warm-up dropped)."""
+    """Wall time between the end of step `warmup` and the end of step `steps` (steady state,
+    warm-up dropped), and from `begin()` (training starts, nothing compiled or planned) to the
+    end of step `steps` (cold: what a user waits for, compile and first-shape costs included)."""
 
     def __init__(self, warmup: int, steps: int) -> None:
         self.warmup, self.steps = warmup, steps
-        self.t0 = self.t1 = math.nan
+        self.t_begin = self.t0 = self.t1 = math.nan
+
+    def begin(self) -> None:
+        sync()
+        self.t_begin = time.perf_counter()
 
     def step_done(self, step: int) -> None:
         if step == self.warmup:
@@ -77,6 +83,14 @@ class StepClock:
     @property
     def seconds(self) -> float:
         return self.t1 - self.t0
+
+    def rates(self, batch_size: int) -> dict[str, float]:
+        """samples/s in steady state and cold (over all steps, warm-up included)."""
+        return {
+            "samples_per_s": (self.steps - self.warmup) * batch_size / self.seconds,
+            "cold_samples_per_s": self.steps * batch_size / (self.t1 - self.t_begin),
+            "cold_s": self.t1 - self.t_begin,
+        }
 
 
 def useful_flops_per_sample(hidden: int, layers: int, ffn: int, lengths: np.ndarray) -> float:

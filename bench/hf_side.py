@@ -24,6 +24,9 @@ class _Clock(TrainerCallback):
     def __init__(self, clock: StepClock) -> None:
         self.clock = clock
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.clock.begin()
+
     def on_step_end(self, args, state, control, **kwargs):
         self.clock.step_done(state.global_step)
 
@@ -94,10 +97,7 @@ def train(model_dir: Path, examples: list[dict], batch_size: int, steps: int, wa
     trainer = _trainer(model_dir, examples, batch_size, steps, clock)
     with PeakMemory() as mem:
         trainer.train()
-    return {
-        "samples_per_s": (steps - warmup) * batch_size / clock.seconds,
-        "peak_mib": mem.peak_mib,
-    }
+    return {**clock.rates(batch_size), "peak_mib": mem.peak_mib}
 
 
 def evaluate(model_dir: Path, examples: list[dict], batch_size: int) -> dict:

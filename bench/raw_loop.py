@@ -42,6 +42,7 @@ def train(cfg: DictConfig, dm: TextClassificationDataModule, model, steps: int, 
     clock = StepClock(warmup, steps)
     non_blocking = device.type == "cuda"
     with PeakMemory() as mem:
+        clock.begin()
         for step, batch in enumerate(batches(dm.train_dataloader()), start=1):
             batch = {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
             with autocast:
@@ -55,7 +56,4 @@ def train(cfg: DictConfig, dm: TextClassificationDataModule, model, steps: int, 
             clock.step_done(step)
             if step == steps:
                 break
-    return {
-        "samples_per_s": (steps - warmup) * cfg.data.batch_size / clock.seconds,
-        "peak_mib": mem.peak_mib,
-    }
+    return {**clock.rates(cfg.data.batch_size), "peak_mib": mem.peak_mib}

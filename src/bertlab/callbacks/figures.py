@@ -1,7 +1,8 @@
-"""Pictures in TensorBoard at the end of validation and test: a confusion matrix, a
-precision-recall curve (binary), per-class precision / recall / F1, and a text panel with the
-most confident mistakes. It reads the logits that `validation_step` / `test_step` return, so
-it costs no extra forward pass, and it only reacts to the stages the Trainer runs."""
+"""Pictures in TensorBoard at the end of validation and test: a confusion matrix, per-class
+precision / recall / F1, precision-recall curves with their average precision (AP), and a text
+panel with the most confident mistakes. It reads the logits that `validation_step` /
+`test_step` return, so it costs no extra forward pass, and it only reacts to the stages the
+Trainer runs. The drawing itself is in `bertlab.callbacks.plots`."""
 
 from __future__ import annotations
 
@@ -11,82 +12,103 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from torchmetrics.classification import BinaryPrecisionRecallCurve, MulticlassConfusionMatrix
+from torchmetrics import Metric
+from torchmetrics.functional.classification import (
+    binary_average_precision,
+    binary_precision_recall_curve,
+)
+from torchmetrics.utilities import dim_zero_cat
+
+from bertlab.callbacks.plots import confusion_figure, per_class_figure, per_class_table, pr_figure
+from bertlab.tasks import SingleLabel
+
+__all__ = ["TensorBoardFigures", "average_precisions", "per_class_table", "write_figures"]
 
 log = logging.getLogger(__name__)
+SPLITS = {"val": "validation", "test": "test"}
 
 
-def render(fig: Figure) -> np.ndarray:
-    """An (H, W, 3) uint8 image of a matplotlib figure (Agg canvas: no pyplot, no display)."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+class Scores(Metric):
+    """The class probabilities and labels of a stage (kept whole, as the AUROC metric does;
+    gathered from all processes at `compute`)."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("probs", default=[], dist_reduce_fx="cat")
+        self.add_state("labels", default=[], dist_reduce_fx="cat")
+
+    def update(self, probs: torch.Tensor, labels: torch.Tensor) -> None:
+        self.probs.append(probs)
+        self.labels.append(labels)
+
+    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return dim_zero_cat(self.probs), dim_zero_cat(self.labels)
 
 
-def confusion_figure(cm: np.ndarray, names: list[str]) -> Figure:
-    """Counts, coloured by the share of each true class (rows)."""
-    size = min(2.5 + 0.45 * len(names), 12)
-    fig = Figure(figsize=(size, size * 0.9), dpi=90)
-    ax = fig.add_subplot()
-    share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ticks = range(len(names))
-    ax.set(xticks=ticks, yticks=ticks, xlabel="predicted", ylabel="true")
-    ax.set_xticklabels(names, rotation=45, ha="right")
-    ax.set_yticklabels(names)
-    if len(names) <= 20:
-        for i, j in np.ndindex(cm.shape):
-            ax.text(
-                j,
-                i,
-                str(cm[i, j]),
-                ha="center",
-                va="center",
-                color="white" if share[i, j] > 0.5 else "black",
-                fontsize=8,
-            )
-    fig.tight_layout()
-    return fig
+def average_precisions(probs: torch.Tensor, labels: torch.Tensor) -> list[float]:
+    """One-vs-rest average precision per class (exact, step-wise: the mean of the precision at
+    each positive's rank); NaN for a class without examples."""
+    out = []
+    for c in range(probs.shape[1]):
+        target = (labels == c).long()
+        ap = binary_average_precision(probs[:, c], target) if target.any() else torch.nan
+        out.append(float(ap))
+    return out
 
 
-def per_class_figure(table: dict[str, np.ndarray], names: list[str]) -> Figure:
-    """Grouped bars of precision, recall and F1 per class."""
-    fig = Figure(figsize=(min(3 + 0.6 * len(names), 14), 3.2), dpi=90)
-    ax = fig.add_subplot()
-    x, width = np.arange(len(names)), 0.27
-    for k, key in enumerate(("precision", "recall", "f1")):
-        ax.bar(x + (k - 1) * width, table[key], width, label=key)
-    ax.set(xticks=x, ylim=(0, 1.05), ylabel="score")
-    ax.set_xticklabels(names, rotation=45 if len(names) > 6 else 0, ha="right")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return fig
+def write_figures(
+    writer,
+    stage: str,
+    probs,
+    labels,
+    names: list[str],
+    step: int,
+    when: str = "",
+    pr_thresholds: int = 127,
+) -> None:
+    """Log a stage's pictures and scores with a `SummaryWriter`, all at `step`.
 
-
-def pr_figure(precision: np.ndarray, recall: np.ndarray, positive: str) -> Figure:
-    fig = Figure(figsize=(4, 3.6), dpi=90)
-    ax = fig.add_subplot()
-    ax.plot(recall, precision)
-    ax.set(
-        xlabel="recall",
-        ylabel="precision",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-        title=f"positive class: {positive}",
-    )
-    fig.tight_layout()
-    return fig
-
-
-def per_class_table(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support per class from a confusion matrix (rows = true)."""
-    tp = np.diag(cm).astype(float)
-    precision = tp / np.maximum(cm.sum(0), 1)
-    recall = tp / np.maximum(cm.sum(1), 1)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": cm.sum(1)}
+    IMAGES `<stage>/confusion_matrix`, `<stage>/per_class`, `<stage>/pr_curve`; PR CURVES
+    `<stage>/pr/<class>` (binary: the positive class only); scalars `<stage>/ap` (binary: the
+    positive class; else the macro mean) and `<stage>_per_class/{precision,recall,f1,ap}/<class>`.
+    """
+    probs, labels = torch.as_tensor(probs).float().cpu(), torch.as_tensor(labels).long().cpu()
+    n = len(names)
+    cm = np.bincount(labels.numpy() * n + probs.argmax(-1).numpy(), minlength=n * n)
+    cm = cm.reshape(n, n)
+    split = SPLITS.get(stage, stage)
+    title = f"{split} · {when}" if when else split
+    writer.add_figure(f"{stage}/confusion_matrix", confusion_figure(cm, names, title), step)
+    table = per_class_table(cm)
+    writer.add_figure(f"{stage}/per_class", per_class_figure(table, names, title), step)
+    aps = average_precisions(probs, labels)
+    table["ap"] = np.array(aps)
+    for key in ("precision", "recall", "f1", "ap"):
+        for name, value in zip(names, table[key], strict=True):
+            if np.isfinite(value):
+                writer.add_scalar(f"{stage}_per_class/{key}/{name}", float(value), step)
+    shown = [1] if n == 2 else range(n)
+    curves = []
+    for c in shown:
+        target = (labels == c).long()
+        writer.add_pr_curve(
+            f"{stage}/pr/{names[c]}",
+            target,
+            probs[:, c],
+            step,
+            num_thresholds=min(pr_thresholds, 127),
+        )
+        if target.any():
+            precision, recall, _ = binary_precision_recall_curve(probs[:, c], target)
+            curves.append((names[c], precision.numpy(), recall.numpy(), aps[c]))
+    ap = aps[1] if n == 2 else float(np.nanmean(aps)) if np.isfinite(aps).any() else np.nan
+    if np.isfinite(ap):
+        writer.add_scalar(f"{stage}/ap", ap, step)
+    if curves:
+        prevalence = float((labels == 1).float().mean()) if n == 2 else None
+        writer.add_figure(f"{stage}/pr_curve", pr_figure(curves, title, prevalence), step)
 
 
 def log_step(trainer: L.Trainer) -> int:
@@ -104,7 +126,8 @@ class TensorBoardFigures(L.Callback):
     Args:
         every_n_epochs: draw validation pictures every n-th epoch (test: always).
         max_mistakes: rows in the most-confident-mistakes panel.
-        pr_thresholds: thresholds of the binned precision-recall curve (constant memory).
+        pr_thresholds: thresholds of each curve in TensorBoard's PR CURVES tab (at most 127,
+            torch's limit; the figure and the AP are exact).
     """
 
     def __init__(
@@ -121,7 +144,7 @@ class TensorBoardFigures(L.Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
-        self.single = getattr(pl_module, "problem_type", None) == "single_label"
+        self.single = isinstance(getattr(pl_module, "task", None), SingleLabel)
         self.writer = loggers[0].experiment if loggers and trainer.is_global_zero else None
         self.has_logger = bool(loggers)
         if not self.single:
@@ -133,11 +156,7 @@ class TensorBoardFigures(L.Callback):
         self.active = self.single and self.has_logger and due and not trainer.sanity_checking
         if not self.active:
             return
-        n = pl_module.hparams.num_labels
-        self.confusion = MulticlassConfusionMatrix(n).to(pl_module.device)
-        self.pr = (
-            BinaryPrecisionRecallCurve(self.pr_thresholds).to(pl_module.device) if n == 2 else None
-        )
+        self.scores = Scores().to(pl_module.device)
         self.mistakes: list[tuple[torch.Tensor, ...]] = []
 
     def _collect(self, outputs, batch: dict[str, torch.Tensor]) -> None:
@@ -146,9 +165,7 @@ class TensorBoardFigures(L.Callback):
         probs = torch.softmax(outputs["logits"].float(), -1)
         labels = batch["labels"]
         conf, pred = probs.max(-1)
-        self.confusion.update(pred, labels)
-        if self.pr is not None:
-            self.pr.update(probs[:, 1], labels)
+        self.scores.update(probs, labels)
         wrong_conf = torch.where(pred != labels, conf, torch.full_like(conf, -1.0))
         top = wrong_conf.topk(min(self.max_mistakes, len(conf))).indices  # stays on the device
         self.mistakes.append(
@@ -188,37 +205,20 @@ class TensorBoardFigures(L.Callback):
         if not self.active:
             return
         self.active = False
-        cm = self.confusion.compute().cpu().numpy()  # synced across processes (all ranks call)
-        curve = self.pr.compute() if self.pr is not None else None
+        if self.scores.update_count == 0:
+            return
+        probs, labels = self.scores.compute()  # gathered across processes (all ranks call)
+        self.scores.reset()
         if self.writer is None:
             return
-        names = list(pl_module.hparams.label_names or map(str, range(len(cm))))
-        step, w = log_step(trainer), self.writer
-        w.add_image(
-            f"{stage}/confusion_matrix",
-            render(confusion_figure(cm, names)),
-            step,
-            dataformats="HWC",
-        )
-        table = per_class_table(cm)
-        w.add_image(
-            f"{stage}/per_class", render(per_class_figure(table, names)), step, dataformats="HWC"
-        )
-        for key in ("precision", "recall", "f1"):
-            for name, value in zip(names, table[key], strict=True):
-                w.add_scalar(f"{stage}_per_class/{key}/{name}", float(value), step)
-        if curve is not None:
-            precision, recall, _ = (t.cpu().numpy() for t in curve)
-            w.add_image(
-                f"{stage}/pr_curve",
-                render(pr_figure(precision, recall, names[1])),
-                step,
-                dataformats="HWC",
-            )
-        w.add_text(
+        names = list(pl_module.hparams.label_names or map(str, range(probs.shape[1])))
+        step = log_step(trainer)
+        when = f"step {step}" if stage == "test" else f"epoch {trainer.current_epoch}, step {step}"
+        write_figures(self.writer, stage, probs, labels, names, step, when, self.pr_thresholds)
+        self.writer.add_text(
             f"{stage}/confident_mistakes", self._mistakes_markdown(trainer, pl_module, names), step
         )
-        w.flush()
+        self.writer.flush()
 
     def _mistakes_markdown(
         self, trainer: L.Trainer, pl_module: L.LightningModule, names: list[str]
@@ -249,7 +249,7 @@ class TensorBoardFigures(L.Callback):
         if self.tokenizer is None:
             from transformers import AutoTokenizer
 
-            from bertlab.model.pretrained import resolve_pretrained
+            from bertlab.pretrained import resolve_pretrained
 
             name = (
                 getattr(trainer.datamodule, "tokenizer_name", None) or pl_module.hparams.pretrained

@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> float:
     from bertlab.utils.quiet import silence_noise
 
     silence_noise()  # after Hydra configured logging; again in each DDP rank's process
-    from bertlab.pipeline import run
+    from bertlab.train.pipeline import run
 
     try:
         return run(cfg)

@@ -10,8 +10,8 @@ def load(path, checkpoint="best", device=None, batch_size=None):
     """Load a finished run (its dir, or a checkpoint inside it) for prediction.
 
     `bertlab.load("outputs/train/runs/<time>").predict(["a great film"])` returns labels;
-    `predict_proba` the class probabilities. See `bertlab.inference.Predictor`.
+    `predict_proba` the class probabilities. See `bertlab.tools.predictor.Predictor`.
     """
-    from bertlab.inference import Predictor  # lazy: `import bertlab` stays light
+    from bertlab.tools.predictor import Predictor  # lazy: `import bertlab` stays light
 
     return Predictor.from_run(path, checkpoint=checkpoint, device=device, batch_size=batch_size)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bertlab.data.tokenize import TOKENIZER_FILES
-from bertlab.model.pretrained import default_checkpoint_dir
+from bertlab.pretrained import default_checkpoint_dir
 
 POSITIVE = ["great", "wonderful", "moving", "brilliant", "funny", "charming", "superb", "fresh"]
 NEGATIVE = ["dull", "boring", "awful", "tedious", "clumsy", "bland", "weak", "messy"]

@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from after_training_helpers import trained_run
 from transformers import pipeline
 
 import bertlab
 from bertlab.errors import ModelError
-from bertlab.export import export
-from bertlab.export import main as export_main
-from conftest import ROOT
+from bertlab.tools.export import export
+from bertlab.tools.export import main as export_main
+from helpers.runs import ROOT
+from helpers.trained import trained_run
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from after_training_helpers import ROOT, overrides, write_block
 
 import bertlab
-from bertlab.evaluate import split_data
-from conftest import run_train
+from bertlab.tools.evaluate import run_datamodule
+from helpers.runs import ROOT, run_train, with_epochs
+from helpers.trained import write_block
 
 
 def test_example_3_new_data_source(tmp_path, tiny_model_dir, tiny_csv):
@@ -33,7 +33,7 @@ def test_example_3_new_data_source(tmp_path, tiny_model_dir, tiny_csv):
         str(tmp_path / "conf"),
         "data=folders",
         f"data.source.root={root}",
-        *overrides(
+        *with_epochs(
             tiny_model_dir, tiny_csv, out, tmp_path / "c", "data", "data.source.path", epochs=1
         ),
         env=env,
@@ -53,16 +53,19 @@ def test_example_4_extra_metric(tmp_path, tiny_model_dir, tiny_csv):
         str(tmp_path / "conf"),
         "model=minilm_balanced",
         "objective.metric=val/balanced_acc",
-        *overrides(tiny_model_dir, tiny_csv, out, tmp_path / "c", epochs=2),
+        *with_epochs(tiny_model_dir, tiny_csv, out, tmp_path / "c", epochs=2),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((out / "metrics.json").read_text())
     assert record["objective"] == "val/balanced_acc" and "val/balanced_acc" in record["best_val"]
     predictor = bertlab.load(out)
-    data = split_data(out, predictor, "test")
+    data = run_datamodule(out).dataset("test")
     truth = data.corpus.labels[data.rows]
+    loader, order = predictor.loader(data)
     texts_pred = np.zeros(len(truth), int)
-    for rows, batch in predictor.batches(data):
-        texts_pred[rows] = predictor.model(batch).argmax(-1).numpy()
+    for rows, logits in zip(
+        order, predictor.trainer().predict(predictor.model, loader), strict=True
+    ):
+        texts_pred[rows] = logits.argmax(-1).numpy()
     recall = np.mean([np.mean(texts_pred[truth == c] == c) for c in (0, 1)])
     assert record["test"]["test/balanced_acc"] == pytest.approx(recall, abs=1e-6)

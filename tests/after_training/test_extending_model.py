@@ -6,14 +6,15 @@ import inspect
 
 import pytest
 import torch
-from after_training_helpers import ROOT, doc_blocks, overrides, write_block
 
 import bertlab
 from bertlab.errors import ModelError
-from bertlab.export import export
 from bertlab.model import heads
 from bertlab.testing import make_tiny_checkpoint
-from conftest import run_train
+from bertlab.tools.export import export
+from helpers.inprocess import train_in_process
+from helpers.runs import ROOT, run_train, with_epochs
+from helpers.trained import doc_blocks, write_block
 
 
 def test_example_1_another_checkpoint_directory(tmp_path, tiny_csv):
@@ -26,7 +27,7 @@ def test_example_1_another_checkpoint_directory(tmp_path, tiny_csv):
         "--config-dir",
         str(conf),
         "model=my_bert",
-        *overrides(tmp_path, tiny_csv, out, tmp_path / "c", "model.pretrained", epochs=1),
+        *with_epochs(tmp_path, tiny_csv, out, tmp_path / "c", "model.pretrained", epochs=1),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -66,10 +67,9 @@ def test_mean_pooling_ignores_padding(tiny_model_dir):
 
 def test_example_2_trains_loads_and_refuses_export(tmp_path, tiny_model_dir, tiny_csv):
     out = tmp_path / "run"
-    proc = run_train(
-        "model=minilm_mean", *overrides(tiny_model_dir, tiny_csv, out, tmp_path / "c", epochs=1)
+    train_in_process(
+        "model=minilm_mean", *with_epochs(tiny_model_dir, tiny_csv, out, tmp_path / "c", epochs=1)
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     predictor = bertlab.load(out)
     assert isinstance(predictor.model, heads.MeanPoolingClassifier)
     assert len(predictor.predict(["a great film", "a dull film"])) == 2

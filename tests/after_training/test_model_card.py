@@ -7,10 +7,10 @@ import re
 
 import numpy as np
 import pytest
-from after_training_helpers import trained_run
 
 import bertlab
-from bertlab.export import main as export_main
+from bertlab.tools.export import main as export_main
+from helpers.trained import trained_run
 
 
 @pytest.fixture(scope="module")

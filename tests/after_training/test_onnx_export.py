@@ -11,11 +11,12 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from after_training_helpers import overrides, trained_run
 
 import bertlab
-from bertlab.export import main as export_main
-from conftest import ROOT, run_train
+from bertlab.tools.export import main as export_main
+from helpers.inprocess import train_in_process
+from helpers.runs import ROOT, with_epochs
+from helpers.trained import trained_run
 
 NAMES = ["input_ids", "attention_mask", "token_type_ids"]
 TEXTS = [
@@ -85,7 +86,7 @@ def test_card_shows_both_snippets_and_the_onnx_one_runs(run, exported):
 
 def test_missing_onnx_packages_are_one_clear_error(run, tmp_path):
     code = (
-        "import sys; sys.modules['onnxscript'] = None; from bertlab.export import main; "
+        "import sys; sys.modules['onnxscript'] = None; from bertlab.tools.export import main; "
         f"raise SystemExit(main([{str(run)!r}, {str(tmp_path / 'hf')!r}, '--onnx']))"
     )
     proc = subprocess.run(
@@ -104,10 +105,9 @@ def test_missing_onnx_packages_are_one_clear_error(run, tmp_path):
 @pytest.mark.slow
 def test_mean_pooling_head_exports_as_onnx_only(tmp_path, tiny_model_dir, tiny_csv):
     run = tmp_path / "run"
-    proc = run_train(
-        "model=minilm_mean", *overrides(tiny_model_dir, tiny_csv, run, tmp_path / "c", epochs=1)
+    train_in_process(
+        "model=minilm_mean", *with_epochs(tiny_model_dir, tiny_csv, run, tmp_path / "c", epochs=1)
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "onnx"
     assert export_main([str(run), str(out), "--onnx"]) == 0
     assert not (out / "model.safetensors").exists() and not (out / "config.json").exists()

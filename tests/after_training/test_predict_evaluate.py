@@ -9,14 +9,15 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from after_training_helpers import trained_run
 
 import bertlab
 from bertlab.data.tokenize import TokenizedCorpus
-from bertlab.evaluate import evaluate
-from bertlab.evaluate import main as evaluate_main
-from bertlab.predict import main as predict_main
-from conftest import ROOT
+from bertlab.tools.evaluate import evaluate
+from bertlab.tools.evaluate import main as evaluate_main
+from bertlab.tools.predict import main as predict_main
+from helpers.inprocess import train_in_process
+from helpers.runs import ROOT, with_epochs
+from helpers.trained import trained_run
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +90,25 @@ def test_evaluate_test_split_reproduces_the_runs_test_metrics(run):
     assert proc.returncode == 0, proc.stderr[-2000:]
     saved = json.loads((run / "eval" / "test.json").read_text())
     recorded = json.loads((run / "metrics.json").read_text())["test"]
-    assert saved["examples"] == 30 and set(saved["metrics"]) == set(recorded)
-    for key, value in recorded.items():
-        assert saved["metrics"][key] == pytest.approx(value, abs=1e-5), key
+    assert saved["examples"] == 30 and saved["precision"] == "32-true"
+    assert saved["metrics"] == recorded  # exactly: the same test loop, batches and precision
+
+
+def test_evaluate_validation_reproduces_the_best_epoch_with_val_keys(run):
+    record = evaluate(run, split="val")
+    best = json.loads((run / "metrics.json").read_text())["best_val"]
+    assert record["metrics"] and all(k.startswith("val/") for k in record["metrics"])
+    assert record["metrics"] == {k: v for k, v in best.items() if k.startswith("val/")}
+    assert (run / "eval" / "validation.json").is_file()
+
+
+def test_evaluate_reproduces_a_bf16_runs_test_metrics(tmp_path, tiny_model_dir, tiny_csv):
+    out = tmp_path / "run"
+    opts = with_epochs(tiny_model_dir, tiny_csv, out, tmp_path / "cache", epochs=1)
+    train_in_process(*opts, "trainer.precision=bf16-mixed")
+    record = evaluate(out)
+    assert record["precision"] == "bf16-mixed"
+    assert record["metrics"] == json.loads((out / "metrics.json").read_text())["test"]
 
 
 def test_evaluate_new_labelled_file(predictor, run, tmp_path, tiny_csv):

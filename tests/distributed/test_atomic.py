@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from bertlab.resume import find_checkpoint
+from bertlab.train.resume import newest_checkpoint
 from bertlab.utils.checkpoint_io import AtomicCheckpointIO
 
 WRITER = textwrap.dedent("""
@@ -39,7 +39,7 @@ def test_kill_during_a_write_leaves_the_previous_file_intact(tmp_path):
     assert proc.wait(timeout=30) == -signal.SIGKILL
     loaded = torch.load(path, weights_only=True)
     assert torch.equal(loaded["weights"], torch.ones(256, 256))  # the old one, whole
-    assert find_checkpoint(tmp_path) == path  # the leftover temp file is never picked
+    assert newest_checkpoint(tmp_path) == path  # the leftover temp file is never picked
 
 
 def test_save_replaces_the_file_and_leaves_no_temp(tmp_path):

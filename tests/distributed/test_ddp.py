@@ -8,7 +8,8 @@ import time
 import hydra
 import pytest
 from omegaconf import OmegaConf
-from runs import evaluate, metrics, train
+
+from helpers.distributed import evaluate, metrics, train
 
 pytestmark = pytest.mark.slow
 EXACT = ("acc", "f1", "mcc")  # from integer confusion counts: must be equal to the bit
@@ -56,7 +57,7 @@ def test_split_is_the_same_with_one_or_two_processes(ddp_run):
     _, out = ddp_run
     cfg = OmegaConf.load(out / ".hydra" / "config.yaml")
     datamodule = hydra.utils.instantiate(cfg.data)
-    datamodule.prepare_data()
+    datamodule.setup()
     written = json.loads((out / "split_manifest.json").read_text())
     assert written == json.loads(json.dumps(datamodule.split_manifest()))
 

@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
-from runs import evaluate, metrics, train, weights
 
 from bertlab.errors import ConfigError
-from bertlab.resume import find_checkpoint, resume_checkpoint
+from bertlab.train.resume import newest_checkpoint, resume_checkpoint
+from helpers.distributed import evaluate, metrics, train, train_here, weights
+from helpers.faults import KILL
+from helpers.runs import with_helpers_on_path
 
 pytestmark = pytest.mark.slow
-HERE = Path(__file__).resolve().parent
 KILL_AT = 22  # epoch 1 (steps 15..29), 7 batches in; the newest checkpoint is step 20
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, tiny_model_dir, tiny_csv):
-    """An uninterrupted seeded run."""
+    """An uninterrupted seeded run (in this process; the runs compared with it are train.py
+    subprocesses, so the determinism checked here holds across processes too)."""
     tmp = tmp_path_factory.mktemp("reference")
-    out, proc = train(tmp, "run", tiny_model_dir, tiny_csv, tmp / "cache")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+    return train_here(tmp, "run", tiny_model_dir, tiny_csv, tmp / "cache")
 
 
 def test_resume_after_sigkill_matches_the_uninterrupted_run(
     reference, tmp_path, tiny_model_dir, tiny_csv
 ):
-    kill = ["+callbacks.kill._target_=faults.KillAt", f"+callbacks.kill.step={KILL_AT}"]
-    env = {"PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    kill = [KILL, f"+callbacks.kill.step={KILL_AT}"]
+    env = with_helpers_on_path()
     out, proc = train(tmp_path, "run", tiny_model_dir, tiny_csv, tmp_path / "cache", *kill, env=env)
     assert proc.returncode == -9, proc.stderr[-3000:]  # SIGKILL: no cleanup ran
     assert not (out / "metrics.json").exists()
-    assert find_checkpoint(out).name == "step0000020.ckpt"
+    assert newest_checkpoint(out).name == "step0000020.ckpt"
 
     resumed, proc = train(
         tmp_path,
@@ -88,7 +85,7 @@ def test_two_seeded_runs_give_identical_metrics(reference, tmp_path, tiny_model_
 
 def test_resume_needs_a_run_dir_with_checkpoints(tmp_path):
     with pytest.raises(ConfigError, match="no checkpoint"):
-        find_checkpoint(tmp_path)
+        newest_checkpoint(tmp_path)
     with pytest.raises(ConfigError, match="without -m"):
         resume_checkpoint(str(tmp_path / "a"), tmp_path / "b")
     assert resume_checkpoint(None, tmp_path) is None

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from bertlab.testing import make_toy_corpus
-from conftest import ROOT, run_train, tiny_overrides
+from helpers.inprocess import train_in_process
+from helpers.runs import ROOT, run_train, tiny_overrides
 
 
 def assert_refused(proc: subprocess.CompletedProcess, run_dir: Path, *phrases: str) -> None:
@@ -29,10 +30,12 @@ def assert_refused(proc: subprocess.CompletedProcess, run_dir: Path, *phrases: s
 
 @pytest.fixture()
 def run(tiny_model_dir, tiny_csv, tmp_path):
-    def go(*extra: str, data: Path = tiny_csv):
+    def go(*extra: str, data: Path = tiny_csv, in_process: bool = False):
+        """train.py in a subprocess (or, `in_process`, the pipeline here; it raises on failure)."""
         out = tmp_path / "run"
         overrides = tiny_overrides(tiny_model_dir, data, out, tmp_path / "cache")
-        return run_train(*overrides, "trainer.max_epochs=1", *extra), out
+        train = train_in_process if in_process else run_train
+        return train(*overrides, "trainer.max_epochs=1", *extra), out
 
     return go
 
@@ -47,8 +50,7 @@ def test_provided_test_split_is_tested_row_for_row(run, tmp_path):
     train.to_csv(paths["train"], index=False)
     test.to_csv(paths["test"], index=False)
     files = f"+data.source.files={{train: {paths['train']}, test: {paths['test']}}}"
-    proc, out = run("data.source.path=null", files)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    _, out = run("data.source.path=null", files, in_process=True)
     manifest = json.loads((out / "split_manifest.json").read_text())
     splits = manifest["splits"]
     assert splits["test"]["size"] == len(pd.read_csv(paths["test"])) == 43

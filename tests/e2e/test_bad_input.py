@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import run_train, tiny_overrides
+from helpers.runs import run_train, tiny_overrides
 
 
 def assert_refused(proc, run_dir, *phrases: str) -> None:
@@ -105,7 +105,7 @@ def test_objective_on_test_metric_is_refused(run):
         ("model.optimizer.lr=0", "model.optimizer.lr=0"),
         ("data.split={train: 0.9, validation: 0, test: 0.1}", "data.split.validation=0"),
         ("objective.metric=val/acuracy", "val/acuracy is not logged"),
-        ("data.problem_type=multi", "data.problem_type='multi'"),
+        ("data.task=multi", "data.task=multi: use one of"),
         ("data.source.path=null", "data=csv needs a file"),
     ],
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_train
+from helpers.runs import run_train, sweep_overrides
 
 TEST_LOADER_LOG = "Building the test dataloader"  # logged by the DataModule when it does
 
@@ -18,17 +18,8 @@ TEST_LOADER_LOG = "Building the test dataloader"  # logged by the DataModule whe
 def cv_overrides(model: Path, data: Path, cache: Path, sweep_dir: Path) -> list[str]:
     """A fast multirun job on the tiny model: one short epoch per fold."""
     return [
-        f"model.pretrained={model}",
-        "data=csv",
-        f"data.source.path={data}",
-        f"paths.cache_dir={cache}",
-        f"hydra.sweep.dir={sweep_dir}",
-        "~callbacks.rich_progress_bar",
-        "trainer.enable_model_summary=false",
-        "trainer.num_sanity_val_steps=0",
+        *sweep_overrides(model, data, cache, sweep_dir),
         "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=4",
-        "trainer.precision=32-true",
         "objective.metric=val/loss",
         "objective.mode=min",
     ]

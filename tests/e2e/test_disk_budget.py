@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,15 +16,16 @@ import yaml
 from optuna.trial import TrialState
 
 import bertlab
-from bertlab.checkpoints import check_resumable, is_weights_only, relative_path
 from bertlab.errors import RunDirError
-from bertlab.inference import find_checkpoint
 from bertlab.sweep import summary
 from bertlab.sweep.final import best_run
-from conftest import ROOT, run_train, tiny_overrides
+from bertlab.tools.loading import run_checkpoint
+from bertlab.train.checkpoints import check_resumable, is_weights_only, relative_path
+from helpers.faults import KILL
+from helpers.inprocess import train_in_process
+from helpers.runs import run_train, tiny_overrides, with_helpers_on_path
 
 pytestmark = pytest.mark.slow
-FAULTS = ROOT / "tests" / "distributed"  # KillAt: SIGKILL at a given step
 FAST = [  # 240 train rows / 16 = 15 steps per epoch, 2 epochs; a step checkpoint every 5
     "data.batch_size=16",
     "trainer.max_epochs=2",
@@ -35,17 +35,23 @@ FAST = [  # 240 train rows / 16 = 15 steps per epoch, 2 epochs; a step checkpoin
 ]
 
 
+def fast(tmp: Path, name: str, model: Path, data: Path, *extra: str) -> tuple[Path, list[str]]:
+    """(tmp/name, the overrides of a FAST run of the tiny model into it, or where resume=
+    says)."""
+    out = tmp / name
+    resuming = any(o.startswith("resume=") for o in extra)
+    base = tiny_overrides(model, data, out, tmp / "cache")
+    base = [o for o in base if not (resuming and o.startswith("hydra.run.dir="))]
+    return out, [*base, *FAST, *extra, f"paths.log_dir={tmp / 'logs'}"]
+
+
 def train(
     tmp: Path, name: str, model: Path, data: Path, *extra: str, env: dict | None = None
 ) -> tuple[Path, subprocess.CompletedProcess]:
     """Run train.py on the tiny model into tmp/name (or where resume= says); return (run dir,
     finished process)."""
-    out = tmp / name
-    resuming = any(o.startswith("resume=") for o in extra)
-    base = tiny_overrides(model, data, out, tmp / "cache")
-    base = [o for o in base if not (resuming and o.startswith("hydra.run.dir="))]
-    overrides = [*base, *FAST, *extra]
-    return out, run_train(*overrides, f"paths.log_dir={tmp / 'logs'}", env=env)
+    out, overrides = fast(tmp, name, model, data, *extra)
+    return out, run_train(*overrides, env=env)
 
 
 def ckpts(run_dir: Path) -> list[str]:
@@ -55,8 +61,8 @@ def ckpts(run_dir: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory, tiny_model_dir, tiny_csv) -> Path:
     tmp = tmp_path_factory.mktemp("clean")
-    out, proc = train(tmp, "run", tiny_model_dir, tiny_csv)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, overrides = fast(tmp, "run", tiny_model_dir, tiny_csv)
+    train_in_process(*overrides)
     return out
 
 
@@ -71,8 +77,8 @@ def test_a_clean_run_deletes_its_step_checkpoint_and_records_a_relative_best(cle
 
 
 def test_a_killed_run_keeps_its_step_checkpoint(tmp_path, tiny_model_dir, tiny_csv):
-    kill = ["+callbacks.kill._target_=faults.KillAt", "+callbacks.kill.step=22"]
-    env = {"PYTHONPATH": os.pathsep.join([str(FAULTS), os.environ.get("PYTHONPATH", "")])}
+    kill = [KILL, "+callbacks.kill.step=22"]
+    env = with_helpers_on_path()
     out, proc = train(tmp_path, "run", tiny_model_dir, tiny_csv, *kill, env=env)
     assert proc.returncode == -9, proc.stderr[-3000:]
     assert "step0000020.ckpt" in ckpts(out)
@@ -85,7 +91,7 @@ def test_a_moved_run_dir_loads_its_own_checkpoint(clean_run, tmp_path, tiny_csv)
     moved = tmp_path / "moved"
     shutil.move(copy, moved)
     (moved / "checkpoints" / "last.ckpt").unlink()  # only best is left in the moved dir
-    assert find_checkpoint(moved).parent == moved / "checkpoints"
+    assert run_checkpoint(moved).parent == moved / "checkpoints"
     saved = clean_run.with_name("saved")
     clean_run.rename(saved)  # the original is gone while the moved one loads
     try:
@@ -97,8 +103,8 @@ def test_a_moved_run_dir_loads_its_own_checkpoint(clean_run, tmp_path, tiny_csv)
 
 def test_opt_in_weights_only_best_loads_but_refuses_resume(tmp_path, tiny_model_dir, tiny_csv):
     flag = "callbacks.model_checkpoint.save_weights_only=true"
-    out, proc = train(tmp_path, "run", tiny_model_dir, tiny_csv, flag)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, overrides = fast(tmp_path, "run", tiny_model_dir, tiny_csv, flag)
+    train_in_process(*overrides)
     best = out / json.loads((out / "metrics.json").read_text())["best_checkpoint"]
     assert is_weights_only(best) and is_weights_only(best.with_name("last.ckpt"))
     assert bertlab.load(out, device="cpu").predict(["great film"])

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import ROOT, run_train, tiny_overrides
+from helpers.inprocess import train_in_process
+from helpers.runs import ROOT, run_train, tiny_overrides
 
 EPOCHS = 2
 
@@ -46,14 +47,13 @@ def mlflow_run(tiny_model_dir, tiny_csv, tmp_path_factory):
     mlflow = pytest.importorskip("mlflow")
     base = tmp_path_factory.mktemp("mlflow")
     overrides = tiny_overrides(tiny_model_dir, tiny_csv, base / "run", base / "cache")
-    proc = run_train(
+    train_in_process(
         *overrides,
         "logger=mlflow",
         f"trainer.max_epochs={EPOCHS}",
         "data.batch_size=24",
         env={"BERTLAB_ROOT": str(base)},
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{base}/outputs/mlflow.db")
     experiment = client.get_experiment_by_name("train")
     (run,) = client.search_runs([experiment.experiment_id])
@@ -97,6 +97,7 @@ def test_mlflow_records_best_value_checkpoint_and_test(mlflow_run):
 
 def test_wandb_offline_run_records_config_and_best(tiny_model_dir, tiny_csv, tmp_path):
     pytest.importorskip("wandb")
+    # a subprocess: wandb finishes its run (the `exit` record) when the process exits
     overrides = tiny_overrides(tiny_model_dir, tiny_csv, tmp_path / "run", tmp_path / "cache")
     proc = run_train(
         *overrides, "logger=wandb", "trainer.max_epochs=1", env={"WANDB_MODE": "offline"}

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import bertlab
-from bertlab.evaluate import evaluate
 from bertlab.testing import FILLER, make_toy_corpus
-from conftest import run_train, tiny_overrides
+from bertlab.tools.evaluate import evaluate
+from helpers.inprocess import train_in_process
+from helpers.runs import tiny_overrides
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def chunks_run(tmp_path_factory, tiny_model_dir):
     ]
     table.to_csv(base / "long.csv", index=False)
     overrides = tiny_overrides(tiny_model_dir, base / "long.csv", base / "run", base / "cache")
-    proc = run_train(
+    train_in_process(
         *overrides,
         "trainer.max_epochs=1",
         "data.max_length=32",
@@ -34,7 +35,6 @@ def chunks_run(tmp_path_factory, tiny_model_dir):
         "data.chunk_stride=8",
         "data.chunk_pooling=max",
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     return base / "run"
 
 
@@ -79,7 +79,7 @@ def test_predict_pools_the_windows_of_each_text(chunks_run):
 
 
 def test_export_records_the_runs_strategy(chunks_run, tmp_path):
-    from bertlab.export import export
+    from bertlab.tools.export import export
 
     export(chunks_run, tmp_path / "exported")
     record = json.loads((tmp_path / "exported" / "bertlab_export.json").read_text())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.conftest import run_train, tiny_overrides
+
+from helpers.runs import run_train, tiny_overrides
 
 NOISE = {
     "transformers' load report": "LOAD REPORT",

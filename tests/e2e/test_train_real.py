@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_train
+from helpers.runs import run_train
 
 
 @pytest.mark.slow

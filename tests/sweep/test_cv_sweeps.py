@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import run_train
+from helpers.runs import run_python, run_train, sweep_overrides
 
 TEST_LOADER_LOG = "Building the test dataloader"  # logged by the DataModule when it does
 
@@ -27,21 +24,12 @@ def cv_sweep(tiny_model_dir, tiny_csv, tmp_path_factory) -> Path:
         "hparams_search=optuna",
         "cv=kfold",
         "cv.k=2",
-        f"model.pretrained={tiny_model_dir}",
-        "data=csv",
-        f"data.source.path={tiny_csv}",
-        f"paths.cache_dir={tmp / 'cache'}",
-        f"hydra.sweep.dir={out}",
+        *sweep_overrides(tiny_model_dir, tiny_csv, tmp / "cache", out),
         "hydra.sweeper.n_trials=2",
         "~logger",
-        "~callbacks.rich_progress_bar",
         "~callbacks.lr_monitor",
         "~callbacks.tensorboard_figures",
-        "trainer.enable_model_summary=false",
-        "trainer.num_sanity_val_steps=0",
         "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=4",
-        "trainer.precision=32-true",
         "objective.metric=val/loss",
         "objective.mode=min",
         cwd=tmp,
@@ -69,15 +57,7 @@ def test_each_trial_value_is_its_kfold_mean(cv_sweep):
 
 @pytest.mark.slow
 def test_final_retrains_a_cv_trial_on_the_normal_split_and_tests_it(cv_sweep):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bertlab.sweep.final", str(cv_sweep)],
-        cwd=cv_sweep.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_python("-m", "bertlab.sweep.final", str(cv_sweep), cwd=cv_sweep.parent)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     best = yaml.safe_load((cv_sweep / "best.yaml").read_text())
     [opening] = json.loads((cv_sweep / "lockbox.json").read_text())["openings"]

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from bertlab.callbacks.pruning import trial_callbacks
 from bertlab.sweep import context
 
 
@@ -46,7 +47,7 @@ def fit(callbacks, epochs: int = 4) -> L.Trainer:
 
 def test_no_callbacks_outside_a_trial(monkeypatch):
     monkeypatch.delenv(context.ENV, raising=False)
-    assert context.trial_callbacks("val/loss") == []
+    assert trial_callbacks("val/loss") == []
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_pruned_fit_stops_after_the_report(pruner, epochs_run, pruned):
     study = optuna.create_study(pruner=pruner)
     trial = study.ask()
     with context.active_trial(trial) as record:
-        callbacks = context.trial_callbacks("val/loss")
+        callbacks = trial_callbacks("val/loss")
         assert len(callbacks) == 1
         trainer = fit(callbacks)
     assert context.current() is None

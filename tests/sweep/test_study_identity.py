@@ -20,7 +20,7 @@ import pytest
 
 from bertlab.sweep.space import canonical, differences, fingerprint, parse_space
 from bertlab.sweep.study import storage_for
-from conftest import run_train, tiny_overrides
+from helpers.runs import run_train, tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).parent / "toy" / "app.py"

@@ -4,42 +4,32 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers.runs import ROOT, run_python, sweep_overrides
+
 TEST_LOADER_LOG = "Building the test dataloader"  # logged by the DataModule when it does
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    """`python <args>` in a subprocess, which must succeed."""
+    proc = run_python(*args, cwd=cwd)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc
 
 
 def tiny(model: Path, data: Path, cache: Path, sweep_dir: Path) -> list[str]:
+    """A fast multirun on the tiny model, fp32 (deterministic trial values for the pruning
+    checks), without loggers, LR monitor or early stopping."""
     return [
-        f"model.pretrained={model}",
-        "data=csv",
-        f"data.source.path={data}",
-        f"paths.cache_dir={cache}",
-        f"hydra.sweep.dir={sweep_dir}",
+        *sweep_overrides(model, data, cache, sweep_dir),
         "~logger",
-        "~callbacks.rich_progress_bar",
         "~callbacks.lr_monitor",
         "~callbacks.early_stopping",
-        "trainer.enable_model_summary=false",
-        "trainer.num_sanity_val_steps=0",
-        "+trainer.limit_train_batches=4",
-        "trainer.precision=32-true",  # deterministic trial values for the pruning checks
     ]
 
 

@@ -16,11 +16,11 @@ from bertlab.utils.io import sha256_file
 
 
 def prepared(path: Path, cache_dir: Path) -> TextClassificationDataModule:
-    """A DataModule over `path` with prepare_data() done."""
+    """A DataModule over `path` set up (corpus loaded, split made)."""
     dm = TextClassificationDataModule(
         LocalFile(path=str(path)), tokenizer="default", cache_dir=str(cache_dir)
     )
-    dm.prepare_data()
+    dm.setup()
     return dm
 
 

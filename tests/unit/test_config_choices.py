@@ -10,7 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from tests.conftest import run_train, tiny_overrides
+
+from helpers.runs import run_train, tiny_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 GPU_TRAINERS = {"gpu", "ddp", "fsdp"}  # need GPUs to build

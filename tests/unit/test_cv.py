@@ -9,9 +9,9 @@ import math
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from bertlab import cv
 from bertlab.errors import ConfigError
 from bertlab.sweep.final import final_overrides
+from bertlab.train import cv
 
 
 def config(tmp_path, **extra) -> DictConfig:

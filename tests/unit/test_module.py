@@ -32,10 +32,10 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_problem_type_trains_and_reports_its_metrics(case, tiny_model_dir):
+def test_each_task_trains_and_reports_its_metrics(case, tiny_model_dir):
     num_labels, labels, names = CASES[case]
     problem = "single_label" if case == "binary" else case
-    model = TextClassifier(str(tiny_model_dir), num_labels=num_labels, problem_type=problem)
+    model = TextClassifier(str(tiny_model_dir), num_labels=num_labels, task=problem)
     assert model.network.training  # dropout active for fine-tuning
     data = batch(labels=labels)
     logits = model(data)
@@ -91,7 +91,7 @@ def test_fit_with_real_trainer_logs_epoch_metrics(tiny_model_dir, tiny_csv, cach
         cache_dir=str(cache_dir),
         batch_size=16,
     )
-    dm.prepare_data()
+    dm.setup()
     model = TextClassifier(
         str(tiny_model_dir),
         num_labels=dm.num_labels,

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from bertlab.errors import ModelError
-from bertlab.model.pretrained import DEFAULT_SHA256, resolve_pretrained, verify_sha256
+from bertlab.pretrained import DEFAULT_SHA256, resolve_pretrained, verify_sha256
 
 
 def test_default_resolves_to_the_packaged_checkpoint():

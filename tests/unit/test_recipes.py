@@ -128,7 +128,7 @@ def test_label_smoothing_mixes_in_the_uniform_target(tiny_model_dir):
         ({"num_labels": 2, "loss": {"label_smoothing": 1.0}}, r"model\.loss\.label_smoothing"),
         ({"num_labels": 2, "loss": {"smoothing": 0.1}}, r"model\.loss: unknown"),
         (
-            {"num_labels": 3, "problem_type": "multi_label", "loss": {"class_weights": "balanced"}},
+            {"num_labels": 3, "task": "multi_label", "loss": {"class_weights": "balanced"}},
             r"single-label",
         ),
         ({"num_labels": 2, "freeze": {"layers": 3}}, r"model\.freeze\.layers=3"),
@@ -155,7 +155,7 @@ def group_lr_of(optimizer: torch.optim.Optimizer, network: torch.nn.Module) -> d
 def test_layer_decay_scales_each_block(tiny_model_dir, cls, caplog):
     decay = 0.5  # 2 layers: embeddings decay^3, layer 0 decay^2, layer 1 decay^1, head 1
     model = classifier(tiny_model_dir, cls, num_labels=2, optimizer_groups={"layer_decay": decay})
-    with caplog.at_level(logging.INFO, logger="bertlab.model.module"):
+    with caplog.at_level(logging.INFO, logger="bertlab.model.optim"):
         optimizer, _ = model.build_optimizer(total_steps=10)
     lrs = group_lr_of(optimizer, model.network)
     assert len(lrs) == len(list(model.network.parameters()))  # every parameter, once
@@ -226,20 +226,21 @@ def test_accumulation_divides_optimizer_and_schedule_steps(tiny_model_dir, accum
     assert fit.global_step == steps and totals == [steps]
 
 
-# ---- through train.py and back through bertlab.inference ----
+# ---- through train.py and back through bertlab.tools.loading ----
 
 
 def test_train_py_takes_every_recipe_without_plus(tiny_model_dir, tmp_path):
     import json
 
     from bertlab.testing import make_toy_corpus
-    from conftest import run_train, tiny_overrides
+    from helpers.inprocess import train_in_process
+    from helpers.runs import tiny_overrides
 
     corpus = make_toy_corpus(300)
     skewed = tmp_path / "skewed.csv"  # 150 neg, 50 pos
     corpus[(corpus.label == "neg") | (corpus.index < 100)].to_csv(skewed, index=False)
     out = tmp_path / "run"
-    done = run_train(
+    done = train_in_process(
         *tiny_overrides(tiny_model_dir, skewed, out, tmp_path / "cache"),
         "debug=fast_dev_run",
         "model.loss.class_weights=balanced",
@@ -249,13 +250,12 @@ def test_train_py_takes_every_recipe_without_plus(tiny_model_dir, tmp_path):
         "model.freeze.layers=1",
         "trainer.accumulate_grad_batches=2",
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads((out / "split_manifest.json").read_text())
     train = manifest["splits"]["train"]["label_counts"]
     n = train["neg"] + train["pos"]
     assert n < 200  # the train split, not the whole corpus
     weights = f"neg {n / (2 * train['neg']):.4g}, pos {n / (2 * train['pos']):.4g}"
-    logs = done.stdout + done.stderr
+    logs = done.log  # train.log: the lines the console shows
     assert f"Class weights (balanced, from the train split's label counts): {weights}" in logs
     assert "Learning rates: layer.1 0.008, head 0.01" in logs  # embeddings, layer 0 frozen
 
@@ -265,8 +265,8 @@ def test_inference_rebuilds_a_weighted_model_from_its_run(tiny_model_dir, tmp_pa
 
     from hydra import compose, initialize_config_dir
 
-    from bertlab.inference import load_model
-    from conftest import ROOT
+    from bertlab.tools.loading import load_model
+    from helpers.runs import ROOT
 
     with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
         cfg = compose(

@@ -30,7 +30,7 @@ def test_seed_sentence_tokenizes_like_the_bert_fast_tokenizer(tmp_path, cache_di
         split={"train": 0.5, "validation": 0.25, "test": 0.25},
         pad_to_multiple_of=8,
     )
-    dm.prepare_data()
+    dm.setup()
     corpus = dm.corpus
     assert corpus.input_ids[corpus.offsets[0] : corpus.offsets[1]].tolist() == SEED_IDS
     assert corpus.token_type_ids[: len(SEED_IDS)].tolist() == [0] * len(SEED_IDS)
@@ -42,18 +42,18 @@ def test_seed_sentence_tokenizes_like_the_bert_fast_tokenizer(tmp_path, cache_di
 def test_cache_hit_tokenizes_nothing_and_key_follows_max_length(tiny_csv, cache_dir, caplog):
     caplog.set_level(logging.INFO, logger="bertlab")
     first = datamodule(tiny_csv, cache_dir)
-    first.prepare_data()
+    first.setup()
     assert "cache miss" in caplog.text
     caplog.clear()
     second = datamodule(tiny_csv, cache_dir)
-    second.prepare_data()
+    second.setup()
     assert "cache hit" in caplog.text and "tokenized nothing" in caplog.text
     assert "Tokenized" not in caplog.text
     assert second.cache_path == first.cache_path
     assert (second.corpus.input_ids == first.corpus.input_ids).all()
     caplog.clear()
     third = datamodule(tiny_csv, cache_dir, max_length=16)
-    third.prepare_data()
+    third.setup()
     assert "cache miss" in caplog.text and third.cache_path != first.cache_path
     assert third.corpus.lengths.max() <= 16
 
@@ -68,15 +68,15 @@ def test_sentence_pairs_get_token_type_ids_0_and_1(tmp_path, cache_dir):
         }
     ).to_csv(path, index=False)
     dm = datamodule(path, cache_dir, pair="b")
-    dm.prepare_data()
+    dm.setup()
     types = dm.corpus.token_type_ids[dm.corpus.offsets[0] : dm.corpus.offsets[1]].tolist()
     assert types[0] == 0 and types[-1] == 1 and sorted(set(types)) == [0, 1]
 
 
 def test_manifest_is_identical_across_datamodules(tiny_csv, cache_dir):
     a, b = datamodule(tiny_csv, cache_dir), datamodule(tiny_csv, cache_dir)
-    a.prepare_data()
-    b.prepare_data()
+    a.setup()
+    b.setup()
     assert a.split_manifest() == b.split_manifest()
     ids = {k: v["ids_sha256"] for k, v in a.split_manifest()["splits"].items()}
     assert len(set(ids.values())) == 3
@@ -91,4 +91,4 @@ def test_label_in_provided_test_that_train_never_saw(tmp_path, cache_dir):
     source = LocalFile(files={"train": str(train), "test": str(test)})
     dm = TextClassificationDataModule(source, cache_dir=str(cache_dir))
     with pytest.raises(DataError, match="test split has label\\(s\\) \\['zebra'\\]"):
-        dm.prepare_data()
+        dm.setup()

@@ -10,7 +10,7 @@ from bertlab.data import LocalFile, TextClassificationDataModule
 from bertlab.data.tokenize import tokenize
 from bertlab.data.truncation import Truncation
 from bertlab.errors import ConfigError
-from bertlab.model.pretrained import resolve_pretrained
+from bertlab.pretrained import resolve_pretrained
 
 LONG = " ".join(f"word{i} and the story number {i}" for i in range(60))
 MAX = 32
@@ -83,7 +83,7 @@ def test_cache_key_follows_the_strategy_and_what_shapes_the_ids(tmp_path):
         dm = TextClassificationDataModule(
             LocalFile(path=str(path)), max_length=MAX, cache_dir=str(tmp_path / "cache"), **kw
         )
-        dm.prepare_data()
+        dm.setup()
         return dm.cache_path.name
 
     keys = {
@@ -101,10 +101,10 @@ def test_cache_key_follows_the_strategy_and_what_shapes_the_ids(tmp_path):
 def test_config_check_refuses_tail_for_a_text_pair_source_before_any_data_work():
     from omegaconf import OmegaConf
 
-    from bertlab.config_checks import check_data
+    from bertlab.train.config_checks import check_data
 
     data = {"batch_size": 8, "eval_batch_size": 8, "max_length": 64, "truncation": "tail"}
-    data["problem_type"] = "single_label"
+    data["task"] = "single_label"
     check_data(OmegaConf.create({**data, "source": {"text_pair_column": None}}))
     with pytest.raises(ConfigError, match="data.truncation=tail is not supported for text pairs"):
         check_data(OmegaConf.create({**data, "source": {"text_pair_column": "b"}}))

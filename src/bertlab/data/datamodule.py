@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,27 +10,32 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from bertlab.data import clean as cleaning
-from bertlab.data import labels as labeling
-from bertlab.data.batching import BucketBatchSampler, PadCollator
+from bertlab.data.batching import BucketBatchSampler, PadCollator, length_buckets
 from bertlab.data.chunks import eval_batching, split_view
+from bertlab.data.corpus import CorpusRecipe
 from bertlab.data.folds import check_fold, fold_split
+from bertlab.data.resumable import ResumableBatchSampler, train_position
 from bertlab.data.sources import Source
 from bertlab.data.split import SPLITS, check_ratios, manifest, split_indices
-from bertlab.data.tokenize import (
-    CACHE_FORMAT,
-    TokenizedCorpus,
-    cache_key,
-    load_or_build,
-    tokenize,
-    tokenizer_fingerprint,
-)
+from bertlab.data.tokenize import TokenizedCorpus
 from bertlab.data.truncation import Truncation
 from bertlab.errors import DataError
-from bertlab.model.pretrained import resolve_pretrained
-from bertlab.resume import ResumableBatchSampler, train_position
+from bertlab.tasks import Task, get_task
 
 log = logging.getLogger(__name__)
+
+
+def auto_loader_settings(device_type: str, max_length: int) -> dict:
+    """What the "auto" data settings mean on a device ("cuda", "cpu", ...). On a GPU: pad each
+    batch to one of <= 16 length buckets up to `max_length` (a bounded set of shapes for
+    compile, cuDNN attention plans and CUDA graphs), 2 loader workers, pinned memory. On a
+    CPU none of it: pad tokens are only extra work, and workers compete for the cores."""
+    gpu = device_type == "cuda"
+    return {
+        "pad_to_multiple_of": tuple(length_buckets(max_length)) if gpu else None,
+        "num_workers": 2 if gpu else 0,
+        "pin_memory": gpu,
+    }
 
 
 class TextClassificationDataModule(L.LightningDataModule):
@@ -54,7 +57,8 @@ class TextClassificationDataModule(L.LightningDataModule):
         fold: ``(i, k)`` for k-fold cross-validation: validation is fold i of the pooled
             train+validation rows, train the other folds; the test rows stay as they are.
         fold_seed: seed of the fold assignment (default: the split seed).
-        problem_type: single_label, multi_label or regression.
+        task: the problem type (`bertlab.tasks`): single_label, multi_label, regression, or
+            a Task class path; it encodes the labels and is handed to the model.
         label_separator: separator of multi-label string labels ("a,b").
         max_drop_fraction: refuse the corpus if more rows than this are unusable.
         bucket: length-bucketed shuffling for training (True is faster: less padding).
@@ -77,7 +81,7 @@ class TextClassificationDataModule(L.LightningDataModule):
         split_seed: int | None = None,
         fold: tuple[int, int] | None = None,
         fold_seed: int | None = None,
-        problem_type: str = "single_label",
+        task: str | Task = "single_label",
         label_separator: str | None = None,
         max_drop_fraction: float = 0.05,
         bucket: bool = True,
@@ -93,122 +97,57 @@ class TextClassificationDataModule(L.LightningDataModule):
         chunk_pooling: str = "mean",
     ) -> None:
         super().__init__()
-        labeling.check_problem_type(problem_type)
+        self.task = get_task(task)
+        task = self.task.name  # plain values only: hparams travel in checkpoints
+        split = check_ratios(split or {"train": 0.8, "validation": 0.1, "test": 0.1})
+        split_seed = seed if split_seed is None else split_seed
+        fold = None if fold is None else tuple(check_fold(fold))
+        fold_seed = split_seed if fold_seed is None else fold_seed
+        self.save_hyperparameters(ignore=["source"], logger=False)
+        self.source = source
         self.truncation = Truncation(truncation, head_tokens, chunk_stride, chunk_pooling)
         self.truncation.check(max_length)
-        self.source, self.tokenizer_name, self.max_length = source, tokenizer, max_length
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.ratios = check_ratios(split or {"train": 0.8, "validation": 0.1, "test": 0.1})
-        self.split_seed = seed if split_seed is None else split_seed
-        self.fold = None if fold is None else check_fold(fold)
-        self.fold_seed = self.split_seed if fold_seed is None else fold_seed
-        self.seed, self.problem_type, self.label_separator = seed, problem_type, label_separator
-        self.max_drop_fraction, self.bucket, self.pool_batches = (
+        self.recipe = CorpusRecipe(
+            source,
+            tokenizer,
+            max_length,
+            self.truncation,
+            self.task,
+            label_separator,
             max_drop_fraction,
-            bucket,
-            pool_batches,
+            Path(cache_dir),
         )
-        self.pad_to_multiple_of, self.num_workers = pad_to_multiple_of, num_workers
-        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers
-        self.cache_dir = Path(cache_dir)
-        self.corpus: TokenizedCorpus | None = None
+        self.corpus: TokenizedCorpus | None = None  # set by setup()
         self.indices: dict[str, np.ndarray] | None = None
-        self.cache_path: Path | None = None
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches done) from a checkpoint
 
-    # ---- prepare: once per machine (Lightning calls it on local rank 0) ----
+    # ---- prepare: once per machine (Lightning calls it on local rank 0); no state ----
     def prepare_data(self) -> None:
-        """Load the tokenized corpus from the cache (verified), or clean and tokenize it into it."""
-        if self.corpus is not None:
-            return
-        tokenizer_dir = resolve_pretrained(self.tokenizer_name)
-        parts = {
-            "format": CACHE_FORMAT,
-            "cleaning": cleaning.RULES_VERSION,
-            "data": self.source.fingerprint(),
-            "tokenizer": tokenizer_fingerprint(tokenizer_dir),
-            "max_length": self.max_length,
-            "truncation": self.truncation.key_parts(),
-            "fields": ["text", "text_pair"],
-            "problem_type": self.problem_type,
-            "label_separator": self.label_separator,
-            "max_drop_fraction": self.max_drop_fraction,
-        }
-        self.cache_path = self.cache_dir / cache_key(parts)
-        self.corpus = load_or_build(
-            self.cache_path,
-            lambda: self._build(tokenizer_dir, parts),
-            tokenizer_dir,
-        )
+        """Make sure the tokenized corpus is in the cache (clean and tokenize on a miss)."""
+        self.recipe.ensure()
 
-    def _build(self, tokenizer_dir: Path, key_parts: dict) -> TokenizedCorpus:
-        from transformers import AutoTokenizer
-
-        start = time.perf_counter()
-        table, report = cleaning.clean(self.source.load(), self.max_drop_fraction)
-        provided = table["split"].to_numpy(str) if "split" in table else np.full(len(table), "")
-        train_rows = provided != "test"
-        train_rows &= provided != "validation"
-        names = labeling.label_names(
-            table["label"][train_rows], self.problem_type, self.label_separator
-        )
-        self._check_unseen_labels(table, provided, names)
-        labels = labeling.encode(table["label"], names, self.problem_type, self.label_separator)
-        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-        pairs = table["text_pair"].astype(str).tolist() if "text_pair" in table else None
-        ids, offsets, types = tokenize(
-            tok,
-            table["text"].astype(str).tolist(),
-            pairs,
-            self.max_length,
-            truncation=self.truncation,
-        )
-        meta = {
-            "label_names": names,
-            "problem_type": self.problem_type,
-            "pad_token_id": int(tok.pad_token_id or 0),
-            "clean": report.as_dict(),
-            "key_parts": key_parts,
-        }
-        log.info(
-            "Tokenized %d rows (%d tokens) in %.1f s",
-            len(table),
-            offsets[-1],
-            time.perf_counter() - start,
-        )
-        ids_col = cleaning.example_ids(table).to_numpy().astype("S16")
-        return TokenizedCorpus(ids, offsets, types, labels, provided.astype("U10"), ids_col, meta)
-
-    def _check_unseen_labels(self, table, provided: np.ndarray, names: list[str]) -> None:
-        if self.problem_type == "regression":
-            return
-        known = set(names)
-        for split in ("validation", "test"):
-            rows = table["label"][provided == split]
-            seen = set(labeling.label_names(rows, self.problem_type, self.label_separator))
-            if unseen := sorted(seen - known):
-                raise DataError(
-                    f"The provided {split} split has label(s) {unseen} that the train split never "
-                    f"has (train labels: {sorted(known)}). Fix the labels, or add training "
-                    "examples of those classes."
-                )
+    @property
+    def cache_path(self) -> Path:
+        """The cache entry of this data config's corpus."""
+        return self.recipe.cache_path()
 
     # ---- setup: every process ----
     def setup(self, stage: str | None = None) -> None:
-        """Load the cached corpus (if prepare_data ran elsewhere) and compute the split."""
+        """Load the cached corpus (built here if prepare_data did not run) and split it."""
+        hp = self.hparams
         if self.corpus is None:
-            self.prepare_data()
+            self.corpus = self.recipe.load()
         if self.indices is None:
-            strata = self.corpus.labels if self.problem_type == "single_label" else None
+            strata = self.task.strata(self.corpus.labels)
             provided = self.corpus.split
             self.indices = split_indices(
-                len(self.corpus), self.ratios, self.split_seed, strata, provided, self.label_names
+                len(self.corpus), hp.split, hp.split_seed, strata, provided, self.label_names
             )
-            if self.fold is not None:
-                self.indices = fold_split(self.indices, self.fold, self.fold_seed, strata)
-                log.info("Fold %d of %d (seed %d)", self.fold[0], self.fold[1], self.fold_seed)
+            if hp.fold is not None:
+                self.indices = fold_split(self.indices, hp.fold, hp.fold_seed, strata)
+                log.info("Fold %d of %d (seed %d)", hp.fold[0], hp.fold[1], hp.fold_seed)
             sizes = ", ".join(f"{k} {len(v)}" for k, v in self.indices.items())
-            log.info("Split (seed %d): %s", self.split_seed, sizes)
+            log.info("Split (seed %d): %s", hp.split_seed, sizes)
             if len(self.indices["validation"]) == 0:
                 raise DataError(
                     f"The validation split is empty ({sizes}): model selection scores on it. "
@@ -221,12 +160,12 @@ class TextClassificationDataModule(L.LightningDataModule):
 
     @property
     def num_labels(self) -> int:
-        return 1 if self.problem_type == "regression" else len(self.label_names)
+        return self.task.num_labels(self.label_names)
 
     @property
     def _meta(self) -> dict:
         if self.corpus is None:
-            raise RuntimeError("Call prepare_data() before asking for labels.")
+            raise RuntimeError("Call setup() before asking for labels.")
         return self.corpus.meta
 
     def split_manifest(self) -> dict:
@@ -234,21 +173,11 @@ class TextClassificationDataModule(L.LightningDataModule):
         self.setup()
         counts = {}
         for name, rows in self.indices.items():
-            labels = self.corpus.labels[rows]
-            if self.problem_type == "single_label":
-                c = Counter(self.label_names[i] for i in labels.tolist())
-            elif self.problem_type == "multi_label":
-                c = (
-                    dict(zip(self.label_names, labels.sum(0).astype(int).tolist(), strict=True))
-                    if len(rows)
-                    else {}
-                )
-            else:
-                c = {}
+            c = self.task.label_counts(self.corpus.labels[rows], self.label_names)
             counts[name] = {k: int(v) for k, v in sorted(c.items())}
         extra = {
-            "seed": self.split_seed,
-            "ratios": self.ratios,
+            "seed": self.hparams.split_seed,
+            "ratios": dict(self.hparams.split),
             "cache_key": self.cache_path.name,
             "cleaning": self._meta["clean"],
         }
@@ -262,7 +191,7 @@ class TextClassificationDataModule(L.LightningDataModule):
         if split not in SPLITS:
             raise ValueError(f"Unknown split {split}")
         rows = self.indices[split]
-        return split_view(self.corpus, rows, self.max_length, self.truncation, train)
+        return split_view(self.corpus, rows, self.hparams.max_length, self.truncation, train)
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         data = self.dataset(split, train)
@@ -270,28 +199,29 @@ class TextClassificationDataModule(L.LightningDataModule):
         if self.trainer is not None:
             world, rank = self.trainer.world_size, self.trainer.global_rank
         kwargs = self._loader_settings()
+        hp = self.hparams
         if not train:
             sampler, kwargs["collate_fn"] = eval_batching(
                 data,
-                self.eval_batch_size,
+                hp.eval_batch_size,
                 self._meta["pad_token_id"],
                 kwargs["collate_fn"].multiple,
                 world,
                 rank,
-                self.bucket,
+                hp.bucket,
             )
             return DataLoader(data, batch_sampler=sampler, **kwargs)
         sampler = BucketBatchSampler(
             data.lengths,
-            self.batch_size,
+            hp.batch_size,
             shuffle=True,
-            bucket=self.bucket,
-            pool_batches=self.pool_batches,
-            seed=self.seed,
+            bucket=hp.bucket,
+            pool_batches=hp.pool_batches,
+            seed=hp.seed,
             num_replicas=world,
             rank=rank,
         )
-        # resumable mid-epoch (bertlab.resume); sets the sampler's epoch each epoch
+        # resumable mid-epoch (bertlab.train.resume); sets the sampler's epoch each epoch
         sampler, self._resume_at = ResumableBatchSampler(sampler, self._resume_at), None
         return DataLoader(data, batch_sampler=sampler, **kwargs)
 
@@ -305,22 +235,22 @@ class TextClassificationDataModule(L.LightningDataModule):
 
     def _loader_settings(self) -> dict:
         """Collator and DataLoader settings, with "auto" resolved for the trainer's device."""
-        gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
-        auto = {
-            "pad_to_multiple_of": 8 if gpu else None,
-            "num_workers": 2 if gpu else 0,
-            "pin_memory": gpu,
-        }
+        device = "cpu" if self.trainer is None else self.trainer.strategy.root_device.type
+        auto = auto_loader_settings(device, self.hparams.max_length)
         mult, workers, pin = (
-            auto[k] if getattr(self, k) == "auto" else getattr(self, k)
+            auto[k] if self.hparams[k] == "auto" else self.hparams[k]
             for k in ("pad_to_multiple_of", "num_workers", "pin_memory")
         )
         return dict(
             collate_fn=PadCollator(self._meta["pad_token_id"], mult),
             num_workers=int(workers),
             pin_memory=bool(pin),
-            persistent_workers=self.persistent_workers and int(workers) > 0,
+            persistent_workers=self.hparams.persistent_workers and int(workers) > 0,
         )
+
+    def eval_dataloader(self, split: str) -> DataLoader:
+        """Any split batched as evaluation reads it (one item per document, no shuffling)."""
+        return self._loader(split, train=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

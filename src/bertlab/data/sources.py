@@ -26,12 +26,12 @@ from bertlab.data.file_checks import (
     refuse_repeated,
     unreadable,
 )
+from bertlab.data.split import SPLITS, split_name
 from bertlab.errors import DataError
 from bertlab.utils.io import sha256_file
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 # Part of LocalFile.fingerprint: bump when load() returns other content for the same file
 # (2: numbers in a text column become text, JSONL text strings are kept exactly).
@@ -86,22 +86,8 @@ class Columns:
             if role in table:
                 table[role] = as_text(table[role], wanted[role], origin)
         if "split" in table:
-            table["split"] = table["split"].map(_normalize_split_name)
+            table["split"] = table["split"].map(split_name)
         return table
-
-
-def _normalize_split_name(name: Any) -> str:
-    aliases = {
-        "valid": "validation",
-        "val": "validation",
-        "dev": "validation",
-        "eval": "validation",
-    }
-    name = str(name).strip().lower()
-    name = aliases.get(name, name)
-    if name not in SPLITS:
-        raise DataError(f"Unknown split name '{name}': use one of {', '.join(SPLITS)}.")
-    return name
 
 
 @dataclass
@@ -223,6 +209,14 @@ class LocalFile(Source):
         first = pd.read_csv(path, encoding=self.encoding, header=None, nrows=1, dtype=str, **kept)
         return first.iloc[0].tolist() if len(first) else list(columns)
 
+    def read_raw(self) -> pd.DataFrame:
+        """The file `path` as read, every column kept (no label needed: texts to predict)."""
+        if not self.path:
+            raise DataError("read_raw reads one file: set path, not files.")
+        path = Path(self.path).expanduser()
+        check_file(path)
+        return self._read(path)
+
     def load(self) -> pd.DataFrame:
         columns = Columns(
             self.text_column, self.label_column, self.text_pair_column, self.split_column
@@ -289,7 +283,7 @@ class HubDataset(Source):
         parts = []
         for split, ds in self._load_dict().items():
             table = columns.select(ds.to_pandas(), f"{self.name}[{split}]")
-            table["split"] = _normalize_split_name(split)
+            table["split"] = split_name(split)
             parts.append(table)
         return pd.concat(parts, ignore_index=True)
 

@@ -6,12 +6,32 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from bertlab.errors import DataError
 
 SPLITS = ("train", "validation", "test")
+SPLIT_ALIASES = {
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "eval": "validation",
+}
+
+
+def split_name(name: Any) -> str:
+    """A split's canonical name: train, validation or test ("val", "dev", ... accepted).
+
+    Raises:
+        DataError: any other name.
+    """
+    name = str(name).strip().lower()
+    name = SPLIT_ALIASES.get(name, name)
+    if name not in SPLITS:
+        raise DataError(f"Unknown split name '{name}': use one of {', '.join(SPLITS)}.")
+    return name
 
 
 def check_ratios(ratios: Mapping[str, float]) -> dict[str, float]:

@@ -12,18 +12,14 @@ import json
 import logging
 import os
 import shutil
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bertlab.data.truncation import Truncation
-from bertlab.errors import DataError
 from bertlab.utils.io import sha256_file
 
 log = logging.getLogger(__name__)
@@ -105,8 +101,9 @@ class TokenizedCorpus:
     def save(self, directory: Path, vocab_size: int | None = None) -> None:
         """Write atomically: a temporary sibling directory renamed into place. meta.json gets
         the cache format, each array file's sha256 and `vocab_size` (the tokenizer's, to
-        range-check token ids on load). Call it holding the entry's lock (see `load_or_build`):
-        other temporary directories of the entry count as stale."""
+        range-check token ids on load). Call it holding the entry's lock
+        (`bertlab.data.cache.load_or_build`): other temporary directories of the entry count
+        as stale."""
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = directory.with_name(f".{directory.name}.{uuid.uuid4().hex[:12]}")
         tmp.mkdir()  # permissions from the umask (tempfile.mkdtemp would make it 0700)
@@ -188,77 +185,6 @@ def _check_arrays(corpus: TokenizedCorpus, vocab_size: int | None) -> None:
         raise CorruptEntry(
             f"token ids span [{ids.min()}, {ids.max()}], outside [0, {vocab_size}) of the tokenizer"
         )
-
-
-def load_or_build(
-    entry: Path, build: Callable[[], TokenizedCorpus], tokenizer_dir: Path
-) -> TokenizedCorpus:
-    """The corpus of cache entry `entry`: loaded if it verifies, else built and saved.
-
-    Runs under the entry's file lock, so temporary directories of the entry (left by killed
-    saves) are stale and removed. An entry that fails verification is logged with what was
-    wrong, renamed to `<key>.corrupt-<time>` (kept for inspection; safe to delete) and rebuilt.
-
-    Args:
-        entry: the entry directory, `<cache_dir>/<key>`.
-        build: makes the corpus on a miss.
-        tokenizer_dir: the tokenizer `build` uses; its vocabulary size is saved with the entry.
-    """
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(entry.with_name(f"{entry.name}.lock"))):
-        _remove_stale_temps(entry)
-        if os.path.lexists(entry):
-            start = time.perf_counter()
-            try:
-                corpus = _load_entry(entry)
-            except CorruptEntry as err:
-                _move_aside(entry, str(err))
-            else:
-                log.info(
-                    "Tokenization cache hit %s: tokenized nothing, loaded %d rows in %.2f s",
-                    entry,
-                    len(corpus),
-                    time.perf_counter() - start,
-                )
-                return corpus
-        log.info("Tokenization cache miss for key %s: tokenizing", entry.name)
-        corpus = build()
-        corpus.save(entry, tokenizer_vocab_size(tokenizer_dir))
-        return corpus
-
-
-def _load_entry(entry: Path) -> TokenizedCorpus:
-    """Load and verify `entry`, including that its key parts hash to its name."""
-    corpus = TokenizedCorpus.load(entry)
-    if cache_key(corpus.meta["key_parts"]) != entry.name:
-        raise CorruptEntry("its key_parts in meta.json hash to another key")
-    return corpus
-
-
-def _remove_stale_temps(entry: Path) -> None:
-    """Remove `.<key>.*` temporary directories beside `entry`; the caller holds its lock."""
-    for tmp in entry.parent.glob(f".{entry.name}.*"):
-        log.info("Removing %s, left by an interrupted cache write", tmp)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _move_aside(entry: Path, problem: str) -> None:
-    """Rename a corrupt entry to `<key>.corrupt-<time>` and log one warning saying why."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    aside = entry.with_name(f"{entry.name}.corrupt-{stamp}-{uuid.uuid4().hex[:6]}")
-    try:
-        os.replace(entry, aside)
-    except OSError as err:
-        raise DataError(
-            f"Tokenization cache entry {entry} is corrupt ({problem}) and cannot be moved "
-            f"aside ({err}). Delete it by hand; the next run rebuilds it."
-        ) from err
-    log.warning(
-        "Tokenization cache entry %s is corrupt: %s. Moved it to %s; rebuilding it.",
-        entry,
-        problem,
-        aside.name,
-    )
 
 
 def tokenize(

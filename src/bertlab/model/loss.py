@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from bertlab.errors import ConfigError
+from bertlab.tasks import Task
 
 BALANCED = "balanced"
 KEYS = ("class_weights", "label_smoothing")
@@ -27,7 +28,7 @@ class LossOptions:
     label_smoothing: float = 0.0
 
     @classmethod
-    def from_config(cls, node: Mapping | None, problem_type: str, num_labels: int) -> LossOptions:
+    def from_config(cls, node: Mapping | None, task: Task, num_labels: int) -> LossOptions:
         """Check a `model.loss` node against the task.
 
         Raises:
@@ -39,10 +40,10 @@ class LossOptions:
             raise ConfigError(f"model.loss: unknown key(s) {unknown}; known: {list(KEYS)}.")
         weights = _check_weights(node.get("class_weights"), num_labels)
         smoothing = _check_smoothing(node.get("label_smoothing") or 0.0)
-        if (weights is not None or smoothing) and problem_type != "single_label":
+        if (weights is not None or smoothing) and not task.weighted_loss:
             raise ConfigError(
                 f"model.loss.class_weights / model.loss.label_smoothing apply to single-label "
-                f"classification only, not {problem_type}. Remove them for this task."
+                f"classification only, not {task.name}. Remove them for this task."
             )
         return cls(weights, smoothing)
 

@@ -1,5 +1,5 @@
-"""torchmetrics per stage and problem type. Metrics accumulate on the device; Lightning computes
-them once per epoch, so no step pays a host sync for them."""
+"""torchmetrics per stage, as the task defines them. Metrics accumulate on the device;
+Lightning computes them once per epoch, so no step pays a host sync for them."""
 
 from __future__ import annotations
 
@@ -7,47 +7,14 @@ import inspect
 from collections.abc import Callable, Mapping
 
 import torch
-from torchmetrics import MeanMetric, MeanSquaredError, Metric, MetricCollection
-from torchmetrics.classification import (
-    BinaryAUROC,
-    MulticlassAccuracy,
-    MulticlassF1Score,
-    MulticlassMatthewsCorrCoef,
-    MultilabelAccuracy,
-    MultilabelF1Score,
-    MultilabelMatthewsCorrCoef,
-)
-from torchmetrics.regression import PearsonCorrCoef, SpearmanCorrCoef
+from torchmetrics import MeanMetric, Metric, MetricCollection
 
 from bertlab.errors import ConfigError
-
-
-def build_metrics(problem_type: str, num_labels: int) -> dict[str, Metric]:
-    """Named metrics for a problem type; each takes (model outputs, targets) in `update`."""
-    if problem_type == "regression":
-        return {
-            "pearson": PearsonCorrCoef(),
-            "spearman": SpearmanCorrCoef(),
-            "mse": MeanSquaredError(),
-        }
-    if problem_type == "multi_label":
-        return {
-            "acc": MultilabelAccuracy(num_labels),
-            "f1": MultilabelF1Score(num_labels, average="macro"),
-            "mcc": MultilabelMatthewsCorrCoef(num_labels),
-        }
-    metrics: dict[str, Metric] = {
-        "acc": MulticlassAccuracy(num_labels, average="micro"),
-        "f1": MulticlassF1Score(num_labels, average="macro"),
-        "mcc": MulticlassMatthewsCorrCoef(num_labels),
-    }
-    if num_labels == 2:
-        metrics["auroc"] = BinaryAUROC()
-    return metrics
+from bertlab.tasks import Task
 
 
 def build_extra_metrics(
-    factories: Mapping[str, Callable[..., Metric]] | None, problem_type: str, num_labels: int
+    factories: Mapping[str, Callable[..., Metric]] | None, task: Task, num_labels: int
 ) -> dict[str, Metric]:
     """Fresh metrics from partials (`model.extra_metrics`), filling in num_classes / num_labels.
 
@@ -55,6 +22,7 @@ def build_extra_metrics(
         ConfigError: an entry is not a partial, or does not make a torchmetrics Metric.
     """
     out: dict[str, Metric] = {}
+    sizes = task.metric_sizes(num_labels)
     for name, factory in (factories or {}).items():
         if isinstance(factory, Metric) or not callable(factory):
             raise ConfigError(
@@ -63,9 +31,6 @@ def build_extra_metrics(
             )
         params = inspect.signature(factory).parameters
         bound = getattr(factory, "keywords", {})
-        sizes = {"num_classes": num_labels} if problem_type == "single_label" else {}
-        if problem_type == "multi_label":
-            sizes = {"num_labels": num_labels}
         metric = factory(**{k: v for k, v in sizes.items() if k in params and k not in bound})
         if not isinstance(metric, Metric):
             raise ConfigError(
@@ -77,25 +42,29 @@ def build_extra_metrics(
 
 
 class StageMetrics(torch.nn.Module):
-    """Task metrics plus the mean loss of one stage, logged as `<stage>/<name>`."""
+    """The task's metrics plus the mean loss of one stage, logged as `<stage>/<name>`.
 
-    def __init__(
-        self, stage: str, problem_type: str, num_labels: int, extra: dict[str, Metric] | None = None
-    ) -> None:
-        super().__init__()
-        self.problem_type = problem_type
-        self.binary_auroc = problem_type == "single_label" and num_labels == 2
-        metrics = {**build_metrics(problem_type, num_labels), **(extra or {})}
-        auroc = {"auroc": metrics.pop("auroc")} if "auroc" in metrics else {}
-        self.task = MetricCollection(metrics, prefix=f"{stage}/", compute_groups=False)
-        self.scores = MetricCollection(auroc, prefix=f"{stage}/") if auroc else None
-        self.loss = MeanMetric()
-        self.loss_name = f"{stage}/loss"
-        self._queue: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    Attributes:
+        on_predictions: metrics fed the task's predictions (`Task.metric_inputs`), extras too.
+        on_scores: metrics fed the task's scores (`Task.score_inputs`), e.g. AUROC; or None.
+    """
 
     # Batches queued on the device between metric updates. torchmetrics' argument and NaN
     # checks read values on the host (a GPU sync each); batching them keeps steps async.
     FLUSH_EVERY = 32
+
+    def __init__(
+        self, stage: str, task: Task, num_labels: int, extra: dict[str, Metric] | None = None
+    ) -> None:
+        super().__init__()
+        self.task = task
+        metrics = {**task.metrics(num_labels), **(extra or {})}
+        on_scores = task.score_metrics(num_labels)
+        self.on_predictions = MetricCollection(metrics, prefix=f"{stage}/", compute_groups=False)
+        self.on_scores = MetricCollection(on_scores, prefix=f"{stage}/") if on_scores else None
+        self.loss = MeanMetric()
+        self.loss_name = f"{stage}/loss"
+        self._queue: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     @torch.no_grad()
     def update(self, logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
@@ -117,27 +86,22 @@ class StageMetrics(torch.nn.Module):
         self._queue.clear()
         self.loss.update(torch.stack(losses), weight=torch.stack(sizes))
         logits, labels = torch.cat(logits).float(), torch.cat(labels)
-        if self.problem_type == "regression":
-            self.task.update(logits.squeeze(-1), labels.float())
-        elif self.problem_type == "multi_label":
-            self.task.update(torch.sigmoid(logits), labels.int())
-        else:
-            self.task.update(logits.argmax(-1), labels)
-            if self.scores is not None:
-                self.scores.update(torch.softmax(logits, -1)[:, 1], labels)
+        self.on_predictions.update(*self.task.metric_inputs(logits, labels))
+        if self.on_scores is not None:
+            self.on_scores.update(*self.task.score_inputs(logits, labels))
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Epoch values (synced across processes by torchmetrics), then reset for the next."""
         self.flush()
-        out = {self.loss_name: self.loss.compute(), **self.task.compute()}
-        if self.scores is not None:
-            out.update(self.scores.compute())
+        out = {self.loss_name: self.loss.compute(), **self.on_predictions.compute()}
+        if self.on_scores is not None:
+            out.update(self.on_scores.compute())
         self.reset()
         return out
 
     def reset(self) -> None:
         self._queue.clear()
         self.loss.reset()
-        self.task.reset()
-        if self.scores is not None:
-            self.scores.reset()
+        self.on_predictions.reset()
+        if self.on_scores is not None:
+            self.on_scores.reset()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Mapping
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torchmetrics import Metric
 from transformers import AutoConfig, BertForSequenceClassification
 
@@ -18,24 +16,16 @@ from bertlab.model.loss import BALANCED, LossOptions, class_weight_tensor
 from bertlab.model.metrics import StageMetrics, build_extra_metrics
 from bertlab.model.optim import (
     SchedulerFactory,
-    apply_lr_scales,
+    build_optimizer,
     check_layer_decay,
-    decay_groups,
-    describe_lrs,
-    layer_decay_groups,
     linear_warmup_decay,
 )
 from bertlab.model.pooling import pool_documents
-from bertlab.model.pretrained import resolve_pretrained
+from bertlab.pretrained import resolve_pretrained
+from bertlab.tasks import Task, get_task
 from bertlab.utils.quiet import quiet_weight_loading, report_loading
 
 log = logging.getLogger(__name__)
-
-HF_PROBLEM_TYPES = {
-    "single_label": "single_label_classification",
-    "multi_label": "multi_label_classification",
-    "regression": "regression",
-}
 
 
 class TextClassifier(L.LightningModule):
@@ -43,16 +33,19 @@ class TextClassifier(L.LightningModule):
 
     Args:
         pretrained: "default" (packaged all-MiniLM-L6-v2), a checkpoint directory or hub name.
-        num_labels: classes (1 for regression); given by the DataModule.
-        problem_type: single_label, multi_label or regression; given by the DataModule.
+        num_labels: the output width (classes; 1 for regression); given by the DataModule.
+        task: the problem type (`bertlab.tasks`): a name such as single_label, multi_label,
+            regression, or a Task; given by the DataModule (`data.task`).
         label_names: class names, saved as the model's id2label / label2id.
         dropout: override the checkpoint's hidden and classifier dropout (None keeps it).
         optimizer: a partial optimizer (Hydra `_partial_: true`), completed with param groups.
         scheduler: a partial `f(optimizer, total_steps)` returning a step-wise LR scheduler.
-        compile: wrap the network in `torch.compile` (dynamic shapes, so bucketed lengths do
-            not recompile): True, False, or "auto" = only on a CUDA device (see
+        compile: wrap the network in `torch.compile`: "auto" = only on a CUDA device, True /
+            "dynamic" (dynamic shapes: one graph for all batch lengths), "static" (a graph per
+            batch shape: with bounded length buckets) or False (`bertlab.model.compile`; see
             docs/performance.md for the measured trade-off on CPU).
-        compile_mode: `torch.compile` mode, e.g. "max-autotune-no-cudagraphs" (None: default).
+        compile_mode: `torch.compile` mode, e.g. "reduce-overhead" (CUDA graphs, CUDA only: on
+            other devices dropped to the default) or "max-autotune-no-cudagraphs" (None: default).
         fused_optimizer: pass `fused=True` to optimizers that accept it (AdamW, Adam, SGD):
             one kernel for the whole update instead of one per parameter.
         attn_implementation: "sdpa" (fused attention) or "eager".
@@ -75,7 +68,7 @@ class TextClassifier(L.LightningModule):
         self,
         pretrained: str = "default",
         num_labels: int = 2,
-        problem_type: str = "single_label",
+        task: str | Task = "single_label",
         label_names: list[str] | None = None,
         dropout: float | None = None,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
@@ -94,21 +87,24 @@ class TextClassifier(L.LightningModule):
         label_names = [str(n) for n in label_names] if label_names else None  # plain types only
         if label_counts is not None:
             label_counts = {str(k): int(v) for k, v in label_counts.items()}
+        self.task = get_task(task)
+        task = self.task.name  # saved as its name: checkpoints hold plain types only
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "extra_metrics"])
         self.optimizer_factory = optimizer or torch.optim.AdamW
         self.scheduler_factory = scheduler or linear_warmup_decay
-        self.problem_type = problem_type
-        self.loss_options = LossOptions.from_config(loss, problem_type, num_labels)
+        self.loss_options = LossOptions.from_config(loss, self.task, num_labels)
         self.layer_decay = check_layer_decay(optimizer_groups)
         self.network = self.build_network()
         freeze_layers(self.network, FreezeOptions.from_config(freeze))
         self.register_buffer("class_weights", self.build_class_weights())
-        self.forward_fn = self.network  # compiled in setup(), once the device is known
+        # torch.compile's wrapper of `network`, made in setup() once the device is known; kept
+        # out of the module tree so that state dicts hold `network.*` only
+        self.__dict__["compiled_network"] = None
         self._loss_window: tuple[torch.Tensor, int] | None = None  # train loss since last log
         self._clip_params: list[torch.nn.Parameter] | None = None  # listed once, not per step
         for stage in ("train", "val", "test"):
-            extra = build_extra_metrics(extra_metrics, problem_type, num_labels)
-            setattr(self, f"{stage}_metrics", StageMetrics(stage, problem_type, num_labels, extra))
+            extra = build_extra_metrics(extra_metrics, self.task, num_labels)
+            setattr(self, f"{stage}_metrics", StageMetrics(stage, self.task, num_labels, extra))
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self._weights_need_counts():
@@ -120,14 +116,16 @@ class TextClassifier(L.LightningModule):
         self.compile_for(self.trainer.strategy.root_device.type)
 
     def compile_for(self, device_type: str) -> None:
-        """Wrap the network in `torch.compile` if asked (`auto`: on a CUDA device only)."""
-        wanted = self.hparams.get("compile", False)
-        if wanted == "auto":
-            wanted = device_type == "cuda"
-        if wanted and self.forward_fn is self.network:
-            self.forward_fn = torch.compile(
-                self.network, dynamic=True, mode=self.hparams.get("compile_mode")
-            )
+        """Wrap the network in `torch.compile` if asked (`auto`: on a CUDA device only; the
+        decision, static shapes and CUDA-graph modes: `bertlab.model.compile`)."""
+        from bertlab.model.compile import compile_network
+
+        hp = self.hparams
+        if self.compiled_network is None:
+            wanted, mode = hp.get("compile", False), hp.get("compile_mode")
+            compiled = compile_network(self.network, wanted, mode, device_type)
+            if compiled is not self.network:
+                self.__dict__["compiled_network"] = compiled
 
     def _weights_need_counts(self) -> bool:
         return self.loss_options.class_weights == BALANCED and self.hparams.label_counts is None
@@ -156,14 +154,17 @@ class TextClassifier(L.LightningModule):
         path = resolve_pretrained(hp.pretrained)
         names = hp.label_names or [str(i) for i in range(hp.num_labels)]
         overrides = {}
+        if len(names) == hp.num_labels:  # an output per label (not e.g. ordinal thresholds)
+            overrides = {
+                "id2label": dict(enumerate(names)),
+                "label2id": {n: i for i, n in enumerate(names)},
+            }
         if hp.dropout is not None:
-            overrides = {"hidden_dropout_prob": hp.dropout, "classifier_dropout": hp.dropout}
+            overrides |= {"hidden_dropout_prob": hp.dropout, "classifier_dropout": hp.dropout}
         config = AutoConfig.from_pretrained(
             str(path),
             num_labels=hp.num_labels,
-            problem_type=HF_PROBLEM_TYPES[hp.problem_type],
-            id2label=dict(enumerate(names)),
-            label2id={n: i for i, n in enumerate(names)},
+            problem_type=self.task.hf_problem_type,
             **overrides,
         )
         config._attn_implementation = hp.attn_implementation
@@ -176,24 +177,16 @@ class TextClassifier(L.LightningModule):
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits of shape (batch, num_labels)."""
-        return self.forward_fn(
+        network = self.network if self.compiled_network is None else self.compiled_network
+        return network(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
             token_type_ids=batch["token_type_ids"],
         ).logits
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        if self.problem_type == "regression":
-            return F.mse_loss(logits.squeeze(-1).float(), labels.float())
-        if self.problem_type == "multi_label":
-            return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
-        weights = None if self.class_weights is None else self.class_weights.float()
-        return F.cross_entropy(
-            logits.float(),
-            labels,
-            weight=weights,
-            label_smoothing=self.loss_options.label_smoothing,
-        )
+        """The task's loss, with the configured class weights and label smoothing."""
+        return self.task.loss(logits, labels, self.class_weights, self.loss_options.label_smoothing)
 
     def _step(
         self, batch: Mapping[str, torch.Tensor], stage: str
@@ -232,6 +225,21 @@ class TextClassifier(L.LightningModule):
         self, batch: Mapping[str, torch.Tensor], batch_idx: int
     ) -> dict[str, torch.Tensor]:
         return {"logits": self._step(batch, "test")[1].detach()}
+
+    def predict_step(
+        self, batch: Mapping[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> torch.Tensor:
+        """Float logits, one row per text (a chunked document's windows pooled)."""
+        return pool_documents(self(batch), batch).float()
+
+    @staticmethod
+    def current_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A checkpoint's state dict without `forward_fn.*`, the duplicate entries of
+        checkpoints written before the compiled wrapper left the module tree."""
+        return {k: v for k, v in state_dict.items() if not k.startswith("forward_fn.")}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"] = self.current_state_dict(checkpoint["state_dict"])
 
     def _log_epoch(self, stage: str) -> None:
         if self.trainer.sanity_checking:
@@ -283,24 +291,7 @@ class TextClassifier(L.LightningModule):
     def build_optimizer(
         self, total_steps: int, fused: bool = True
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-        """The optimizer (no decay on biases / LayerNorm; layer-wise lr decay if set; frozen
-        parameters left out; fused where the optimizer and `fused_optimizer` allow) and its
-        step-wise schedule over `total_steps`. Logs the groups' learning rates."""
-        keywords = getattr(self.optimizer_factory, "keywords", {})
-        weight_decay = keywords.get("weight_decay", 0.0)
-        if self.layer_decay is None:
-            groups = decay_groups(self.network, weight_decay)
-        else:
-            groups = layer_decay_groups(self.network, weight_decay, self.layer_decay)
-        extra = {}
-        if (
-            fused
-            and self.hparams.get("fused_optimizer", True)
-            and "fused" in inspect.signature(self.optimizer_factory).parameters
-            and "fused" not in keywords
-        ):
-            extra = {"fused": True}
-        optimizer = self.optimizer_factory(groups, **extra)
-        apply_lr_scales(optimizer)
-        log.info("Learning rates: %s", describe_lrs(optimizer))
+        """The optimizer and its step-wise schedule over `total_steps` (`optim.build_optimizer`)."""
+        fused = fused and self.hparams.get("fused_optimizer", True)
+        optimizer = build_optimizer(self.network, self.optimizer_factory, self.layer_decay, fused)
         return optimizer, self.scheduler_factory(optimizer, total_steps=total_steps)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable, Mapping
 
 import torch
@@ -9,6 +11,8 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from bertlab.errors import ConfigError
 from bertlab.model.layers import block_name, depth, num_encoder_layers
+
+log = logging.getLogger(__name__)
 
 
 def check_layer_decay(node: Mapping | None) -> float | None:
@@ -114,10 +118,26 @@ def linear_warmup_decay(
     return LambdaLR(optimizer, factor)
 
 
-def constant(optimizer: torch.optim.Optimizer, total_steps: int) -> LambdaLR:
-    """A constant learning rate (for comparisons)."""
-    del total_steps
-    return LambdaLR(optimizer, lambda _: 1.0)
-
-
 SchedulerFactory = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
+
+
+def build_optimizer(
+    network: torch.nn.Module,
+    factory: Callable[..., torch.optim.Optimizer],
+    layer_decay: float | None,
+    fused: bool = True,
+) -> torch.optim.Optimizer:
+    """The optimizer of `network`: no weight decay on biases / LayerNorm, layer-wise lr decay
+    if set, frozen parameters left out, `fused=True` where the optimizer takes it. Logs the
+    groups' learning rates."""
+    keywords = getattr(factory, "keywords", {})
+    weight_decay = keywords.get("weight_decay", 0.0)
+    if layer_decay is None:
+        groups = decay_groups(network, weight_decay)
+    else:
+        groups = layer_decay_groups(network, weight_decay, layer_decay)
+    takes_fused = "fused" in inspect.signature(factory).parameters and "fused" not in keywords
+    optimizer = factory(groups, **({"fused": True} if fused and takes_fused else {}))
+    apply_lr_scales(optimizer)
+    log.info("Learning rates: %s", describe_lrs(optimizer))
+    return optimizer

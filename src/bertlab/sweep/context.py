@@ -4,7 +4,8 @@ The sweeper sets the trial before it launches a job in-process (Hydra's basic la
 clears it afterwards. It also names the trial in the environment variable ``BERTLAB_TRIAL``,
 so a job started elsewhere (a SLURM node through hydra-submitit-launcher, or the extra ranks
 of a DDP run) finds the same trial through the shared storage. The pipeline asks
-``trial_callbacks(monitor)`` for Lightning callbacks; outside a sweep the answer is ``[]``.
+``bertlab.callbacks.pruning.trial_callbacks(monitor)`` for Lightning callbacks; outside a
+sweep the answer is ``[]``.
 Other loops may call ``current().report(value, epoch)`` themselves.
 """
 
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import lightning as L
     import optuna
 
 ENV = "BERTLAB_TRIAL"
@@ -108,20 +108,3 @@ def as_float(value: Any) -> float | None:
         return None
     out = float(value.item() if hasattr(value, "item") else value)
     return out if math.isfinite(out) else None
-
-
-def trial_callbacks(monitor: str) -> list[L.Callback]:
-    """Callbacks the pipeline adds to its Trainer.
-
-    Args:
-        monitor: The objective metric name (``cfg.objective.metric``).
-
-    Returns:
-        ``[]`` when no sweep trial is active, else a pruning callback bound to the trial.
-    """
-    record = current()
-    if record is None:
-        return []
-    from bertlab.sweep.pruning import OptunaPruningCallback
-
-    return [OptunaPruningCallback(record, monitor)]

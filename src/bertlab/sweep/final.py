@@ -112,7 +112,7 @@ def compose_run(run_dir: Path, overrides: list[str], out: Path) -> DictConfig:
     return task
 
 
-def evaluate(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:
+def retrain_and_test(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:
     """Retrain the best trial's configuration ``seeds`` times and test each run once.
 
     Returns:
@@ -121,7 +121,7 @@ def evaluate(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:
     Raises:
         SweepError: No best trial, a run without test metrics, or a changed test split.
     """
-    from bertlab.pipeline import run
+    from bertlab.train.pipeline import run
 
     sweep_dir = Path(sweep_dir).absolute()
     best, run_dir = best_run(sweep_dir)
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seeds must be at least 1")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
     try:
-        result = evaluate(args.sweep_dir, args.seeds)
+        result = retrain_and_test(args.sweep_dir, args.seeds)
     except BertlabError as err:
         log.error("%s", err)
         return 2

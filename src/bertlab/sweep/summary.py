@@ -18,7 +18,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from bertlab.checkpoints import delete_checkpoints, relative_path
+from bertlab.train.checkpoints import delete_checkpoints, relative_path
 from bertlab.utils.io import atomic_write_text
 
 log = logging.getLogger(__name__)

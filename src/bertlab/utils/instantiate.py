@@ -85,12 +85,13 @@ def _allowed_kind(obj: Any) -> bool:
     from torchmetrics import Metric
 
     from bertlab.data.sources import Source
+    from bertlab.tasks.base import Task
 
     module = getattr(obj, "__module__", "") or ""
     if inspect.isclass(obj):
         if issubclass(obj, (torch.optim.Optimizer, Metric)):
             return True
-        ours = (L.LightningModule, L.LightningDataModule, Source)
+        ours = (L.LightningModule, L.LightningDataModule, Source, Task)
         return module.startswith("bertlab.") and issubclass(obj, ours)
     return inspect.isfunction(obj) and module == "bertlab.model.optim"
 

@@ -27,12 +27,12 @@ def output_subdir(resume: str | None) -> str | None:
 def register() -> None:
     """`${bertlab.fast_precision:<accelerator>}`, `${bertlab.cwd:}` (the launch directory,
     known also where `${hydra:runtime.cwd}` is not yet, e.g. while a sweeper starts),
-    `${bertlab.run_dir:${resume},<default>}`, `${bertlab.output_subdir:${resume}}` and
+    `${bertlab.train.run_dir:${resume},<default>}`, `${bertlab.output_subdir:${resume}}` and
     `${bertlab.run_suffix:}` and `${bertlab.basename:<path>}` (a run's name for loggers)."""
     resolvers = {
         "bertlab.fast_precision": fast_precision,
         "bertlab.cwd": os.getcwd,
-        "bertlab.run_dir": run_dir,
+        "bertlab.train.run_dir": run_dir,
         "bertlab.output_subdir": output_subdir,
         "bertlab.run_suffix": lambda: RUN_SUFFIX,
         "bertlab.basename": lambda path: Path(str(path)).name,

@@ -73,7 +73,7 @@ def check_same_split(run_dir: Path, current: Mapping[str, Any]) -> None:
         )
 
 
-def check_same_labels(run_dir: Path, problem_type: str, label_names: list[str]) -> None:
+def check_same_labels(run_dir: Path, task_name: str, label_names: list[str]) -> None:
     """Refuse when the data's labels differ from the run's `label_map.json`.
 
     Raises:
@@ -81,9 +81,9 @@ def check_same_labels(run_dir: Path, problem_type: str, label_names: list[str]) 
     """
     recorded = read_json(run_dir / LABEL_MAP)
     then = [recorded["id2label"][k] for k in sorted(recorded.get("id2label", {}), key=int)]
-    if recorded.get("problem_type") != problem_type or then != list(label_names):
+    if recorded.get("problem_type") != task_name or then != list(label_names):
         raise DataError(
-            f"The data now has {problem_type} labels {label_names}; {run_dir} was trained on "
+            f"The data now has {task_name} labels {label_names}; {run_dir} was trained on "
             f"{recorded.get('problem_type')} labels {then}."
         )
 

@@ -9,8 +9,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from bertlab.checkpoints import check_resumable, in_sweep_trial
 from bertlab.errors import TrainingError
+from bertlab.train.checkpoints import check_resumable, in_sweep_trial
 
 
 class ValidationHistory(L.Callback):

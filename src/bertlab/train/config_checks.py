@@ -7,17 +7,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig
 
-from bertlab.data.labels import PROBLEM_TYPES
 from bertlab.data.truncation import Truncation
 from bertlab.errors import ConfigError
-from bertlab.model.pretrained import resolve_pretrained
-
-# Metric names each problem type logs (`val/<name>`); extra_metrics add their own names.
-LOGGED_METRICS = {
-    "single_label": ("loss", "acc", "f1", "mcc", "auroc"),
-    "multi_label": ("loss", "acc", "f1", "mcc"),
-    "regression": ("loss", "pearson", "spearman", "mse"),
-}
+from bertlab.pretrained import resolve_pretrained
+from bertlab.tasks import get_task
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -31,7 +24,7 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def check_data(data: DictConfig) -> None:
-    """Batch sizes, max_length and truncation, problem type, a validation split, a file for
+    """Batch sizes, max_length and truncation, the task, a validation split, a file for
     data=csv."""
     for key in ("batch_size", "eval_batch_size"):
         value = data.get(key)
@@ -45,11 +38,7 @@ def check_data(data: DictConfig) -> None:
     source = data.get("source")
     pairs = isinstance(source, DictConfig) and source.get("text_pair_column") is not None
     Truncation.from_config(data).check(data.max_length, pairs)
-    problem_type = data.get("problem_type")
-    if problem_type not in PROBLEM_TYPES:
-        raise ConfigError(
-            f"data.problem_type={problem_type!r}: use one of {', '.join(PROBLEM_TYPES)}."
-        )
+    get_task(data.get("task"))  # raises ConfigError naming data.task
     if _lacks_file(source):
         raise ConfigError(
             "data=csv needs a file: set data.source.path=<file.csv|.tsv|.jsonl|.parquet> "
@@ -75,12 +64,12 @@ def check_objective(cfg: DictConfig) -> None:
         )
     if cfg.objective.mode not in ("max", "min"):
         raise ConfigError(f"objective.mode={cfg.objective.mode}: use max or min.")
-    problem_type = cfg.data.get("problem_type", "single_label")
+    task = get_task(cfg.data.get("task", "single_label"))
     extra = OmegaConf.select(cfg, "model.extra_metrics", default=None) or {}
-    names = (*LOGGED_METRICS.get(problem_type, ()), *extra)
+    names = ("loss", *task.metric_names, *extra)
     if metric.removeprefix("val/") not in names:
         raise ConfigError(
-            f"objective.metric={metric} is not logged by a {problem_type} model; choose one of "
+            f"objective.metric={metric} is not logged by a {task.name} model; choose one of "
             f"{', '.join('val/' + n for n in names)}."
         )
 

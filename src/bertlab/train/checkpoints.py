@@ -22,8 +22,8 @@ CHECKPOINTS = "checkpoints"  # a run dir's checkpoint folder
 
 def in_sweep_trial() -> bool:
     """Whether this job is a sweep trial: a Hydra multirun job, or an active Optuna trial."""
-    from bertlab.distributed import job_is_multirun
     from bertlab.sweep import context
+    from bertlab.train.distributed import job_is_multirun
 
     return job_is_multirun() or context.current() is not None
 

@@ -1,4 +1,4 @@
-"""Helpers for the distributed / resume / determinism tests: fast train.py runs."""
+"""For the distributed / resume / determinism tests: fast train.py runs, read back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import torch
 from omegaconf import OmegaConf
 
 from bertlab.model.module import TextClassifier
-from conftest import run_train, tiny_overrides  # tests/ is on sys.path
+from helpers.inprocess import train_in_process
+from helpers.runs import run_train, tiny_overrides
 
 # 240 train rows / batch 16 = 15 steps per epoch; 2 epochs = 30 steps; step checkpoints
 # at 5, 10, ..., 30 (the final state: last.ckpt is only rewritten when the monitor improves).
@@ -37,14 +38,29 @@ def train(
 ):
     """Run train.py on the tiny model into tmp/name (or where Hydra says if not `run_dir`);
     return (that dir, finished process)."""
+    out, overrides = fast(tmp, name, model_dir, csv, cache, *extra, run_dir=run_dir)
+    return out, run_train(*(["-m"] if multirun else []), *overrides, env=env)
+
+
+def train_here(tmp: Path, name: str, model_dir: Path, csv: Path, cache: Path, *extra: str) -> Path:
+    """`train`'s run, in this process (`helpers.inprocess`); return its dir."""
+    out, overrides = fast(tmp, name, model_dir, csv, cache, *extra)
+    train_in_process(*overrides)
+    return out
+
+
+def fast(
+    tmp: Path, name: str, model_dir: Path, csv: Path, cache: Path, *extra: str, run_dir: bool = True
+) -> tuple[Path, list[str]]:
+    """(tmp/name, the overrides of a FAST run of the tiny model into it; without
+    hydra.run.dir if not `run_dir`)."""
     out = tmp / name
     base = [
         o
         for o in tiny_overrides(model_dir, csv, out, cache)
         if run_dir or not o.startswith("hydra.run.dir=")
     ]
-    overrides = [*base, *FAST, f"paths.log_dir={tmp / 'logs'}", *extra]
-    return out, run_train(*(["-m"] if multirun else []), *overrides, env=env)
+    return out, [*base, *FAST, f"paths.log_dir={tmp / 'logs'}", *extra]
 
 
 def metrics(run_dir: Path) -> dict:

@@ -1,34 +1,24 @@
-"""Shared by the after-training tests: one tiny trained run per session, the doc's code blocks."""
+"""For the after-training tests: one tiny trained run per session, the docs' code blocks."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from conftest import ROOT, run_train, tiny_overrides
+from helpers.inprocess import train_in_process
+from helpers.runs import ROOT, with_epochs
 
 _RUNS: dict[str, Path] = {}
 
 
-def overrides(
-    model_dir: Path, data_file: Path, out_dir: Path, cache: Path, *drop: str, epochs: int = 4
-) -> list[str]:
-    """tiny_overrides with `epochs` epochs, minus the keys in `drop` (e.g. model.pretrained)."""
-    keep = [
-        o
-        for o in tiny_overrides(model_dir, data_file, out_dir, cache)
-        if o.split("=")[0] not in (*drop, "trainer.max_epochs")
-    ]
-    return [*keep, f"trainer.max_epochs={epochs}"]
-
-
 def trained_run(tmp_path_factory, model_dir: Path, data_file: Path) -> Path:
-    """A finished 4-epoch run of the tiny model on the toy corpus (trained once per session)."""
+    """A finished 4-epoch run of the tiny model on the toy corpus (trained once per session,
+    in this process)."""
     if "default" not in _RUNS:
         base = tmp_path_factory.mktemp("trained")
-        proc = run_train(*overrides(model_dir, data_file, base / "run", base / "cache"))
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        _RUNS["default"] = base / "run"
+        _RUNS["default"] = train_in_process(
+            *with_epochs(model_dir, data_file, base / "run", base / "cache")
+        ).dir
     return _RUNS["default"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 
-from bertlab.sweep.context import TrialRecord
+from bertlab.sweep.context import TrialRecord, current
 
 
 class OptunaPruningCallback(L.Callback):
@@ -36,3 +36,18 @@ class OptunaPruningCallback(L.Callback):
         if prune:
             self.record.pruned = True
             trainer.should_stop = True
+
+
+def trial_callbacks(monitor: str) -> list[L.Callback]:
+    """Callbacks the pipeline adds to its Trainer.
+
+    Args:
+        monitor: The objective metric name (``cfg.objective.metric``).
+
+    Returns:
+        ``[]`` when no sweep trial is active, else a pruning callback bound to the trial.
+    """
+    record = current()
+    if record is None:
+        return []
+    return [OptunaPruningCallback(record, monitor)]

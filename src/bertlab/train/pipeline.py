@@ -1,5 +1,5 @@
 """fit → select the best checkpoint → (test once) → record; or k-fold cross-validation
-(`bertlab.cv`). `train.py` only composes."""
+(`bertlab.train.cv`). `train.py` only composes."""
 
 from __future__ import annotations
 
@@ -11,20 +11,21 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from bertlab.callbacks import NonFiniteLossGuard, ValidationHistory
-from bertlab.checkpoints import relative_path
-from bertlab.config_checks import check_config
-from bertlab.cv import cross_validate, fold_count
-from bertlab.distributed import distributed_job, job_is_multirun
+from bertlab.callbacks.pruning import trial_callbacks
+from bertlab.callbacks.random_state import RandomState
+from bertlab.callbacks.training import NonFiniteLossGuard, ValidationHistory
 from bertlab.errors import BertlabError, DataError, RunDirError
-from bertlab.resume import RandomState, resume_checkpoint
-from bertlab.run_dir import claim_run_dir
-from bertlab.sweep.context import trial_callbacks
+from bertlab.train.checkpoints import relative_path
+from bertlab.train.config_checks import check_config
+from bertlab.train.cv import cross_validate, fold_count
+from bertlab.train.distributed import distributed_job, job_is_multirun
+from bertlab.train.resume import resume_checkpoint
+from bertlab.train.run_dir import claim_run_dir
+from bertlab.train.verify import check_resume_compatible, check_same_labels, check_same_split
 from bertlab.utils.config import print_config_tree, save_config
 from bertlab.utils.instantiate import instantiate
 from bertlab.utils.io import atomic_write_json
 from bertlab.utils.record import log_hparams, write_failure
-from bertlab.verify import check_resume_compatible, check_same_labels, check_same_split
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,18 @@ def guard_callbacks(cfg: DictConfig) -> list[L.Callback]:
 
 
 def check_labels(datamodule: L.LightningDataModule) -> None:
-    """A single-label corpus needs two classes at least.
+    """The train split has as many classes as the task needs (two for single-label).
 
     Raises:
-        DataError: naming the one class found.
+        DataError: naming the classes found.
     """
-    if datamodule.problem_type == "single_label" and len(datamodule.label_names) < 2:
+    names, needed = datamodule.label_names, datamodule.task.min_classes
+    if len(names) < needed:
+        found = "one class only" if len(names) == 1 else f"{len(names)} classes"
         raise DataError(
-            f"The training data has one class only ({datamodule.label_names}): a classifier "
-            "needs two or more. Check data.source.label_column, or the file's label column."
+            f"The training data has {found} ({names}): a {datamodule.task.name} "
+            f"classifier needs {needed} or more. Check data.source.label_column, or the file's "
+            "label column."
         )
 
 
@@ -73,7 +77,7 @@ def check_resumed_data(out: Path, datamodule: L.LightningDataModule, manifest: d
         RunDirError: naming what changed (nothing has been written).
     """
     try:
-        check_same_labels(out, datamodule.problem_type, datamodule.label_names)
+        check_same_labels(out, datamodule.task.name, datamodule.label_names)
         check_same_split(out, manifest)
     except BertlabError as err:
         raise RunDirError(f"resume={out}: {err}") from None
@@ -136,7 +140,9 @@ def load_data(
         The DataModule and its split manifest.
     """
     datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
+    if rank_zero_only.rank == 0:
+        datamodule.prepare_data()  # other ranks load the entry (waiting on its lock) in setup
+    datamodule.setup("fit")
     check_labels(datamodule)
     manifest = datamodule.split_manifest()
     if resume:
@@ -148,7 +154,7 @@ def load_data(
         atomic_write_json(
             out / "label_map.json",
             {
-                "problem_type": datamodule.problem_type,
+                "problem_type": datamodule.task.name,
                 "id2label": dict(enumerate(datamodule.label_names)),
             },
         )
@@ -177,7 +183,7 @@ def train(
         cfg.model,
         _convert_="partial",
         num_labels=datamodule.num_labels,
-        problem_type=datamodule.problem_type,
+        task=datamodule.task,
         label_names=datamodule.label_names or None,
         label_counts=manifest["splits"]["train"]["label_counts"],
     )

@@ -15,15 +15,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from bertlab.inference import Predictor, run_config
-from bertlab.model.pretrained import DEFAULT
+from bertlab.pretrained import DEFAULT
+from bertlab.tools.loading import run_config
+from bertlab.tools.predictor import Predictor
 
 DEFAULT_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what model.pretrained=default is
-PROBLEMS = {
-    "single_label": ("single-label classification", "one label per text (softmax)"),
-    "multi_label": ("multi-label classification", "any number of labels per text (sigmoid)"),
-    "regression": ("regression", "one value per text"),
-}
 SPLITS = ("train", "validation", "test")
 EXAMPLES = ("a first text to classify", "a second, longer text to classify with the model")
 PAIRS = ("the first text's pair", "the second text's pair")
@@ -59,16 +55,6 @@ logits = session.run(["logits"], {name: batch[name] for name in names})[0]
 $scores
 """
 )
-ONNX_SCORES = {
-    "single_label": """\
-scores = np.exp(logits - logits.max(-1, keepdims=True))
-scores /= scores.sum(-1, keepdims=True)  # softmax: a probability per label
-print([labels[i] for i in scores.argmax(-1)], scores)""",
-    "multi_label": """\
-scores = 1 / (1 + np.exp(-logits))  # sigmoid: a probability per label
-print([[labels[j] for j in np.flatnonzero(row >= 0.5)] for row in scores], scores)""",
-    "regression": "print(logits[:, 0])",
-}
 
 
 def model_card(
@@ -91,10 +77,11 @@ def model_card(
     """
     cfg, metrics = run_config(run_dir), _read_json(run_dir / "metrics.json")
     pretrained = str(_get(cfg, "model.pretrained"))
-    problem, output = PROBLEMS[predictor.problem_type]
+    task = predictor.task
+    problem, output = task.title, task.output
     network = type(predictor.model.network).__name__
     parts = [
-        _front_matter(predictor.problem_type, _base_model(pretrained), transformers_model, onnx),
+        _front_matter(task.name, _base_model(pretrained), transformers_model, onnx),
         "# Text classifier fine-tuned with bertlab",
         f"`{network}` fine-tuned with bertlab from `{_pretrained_name(pretrained)}` for "
         f"{problem}: {output}. Exported from the run `{run_dir}`, checkpoint "
@@ -108,8 +95,8 @@ def model_card(
     return "\n\n".join(parts) + "\n"
 
 
-def _front_matter(problem_type: str, base_model: str | None, hf: bool, onnx: bool) -> str:
-    tags = ["bertlab", "text-classification", problem_type.replace("_", "-"), *(["onnx"] * onnx)]
+def _front_matter(task_name: str, base_model: str | None, hf: bool, onnx: bool) -> str:
+    tags = ["bertlab", "text-classification", task_name.replace("_", "-"), *(["onnx"] * onnx)]
     lines = [
         "---",
         f"library_name: {'transformers' if hf else 'onnx'}",
@@ -124,13 +111,13 @@ def _front_matter(problem_type: str, base_model: str | None, hf: bool, onnx: boo
 
 def _task(predictor: Predictor, problem: str) -> str:
     inputs = "a text and its pair (two texts)" if predictor.uses_pairs else "one text"
-    if predictor.problem_type == "regression":
+    if not predictor.task.has_classes:
         labels = "none: the model outputs one value"
     else:
         labels = ", ".join(f"{i} `{name}`" for i, name in enumerate(predictor.label_names))
     return "\n".join(
         [
-            f"- Problem type: {problem} (`{predictor.problem_type}`)",
+            f"- Problem type: {problem} (`{predictor.task.name}`)",
             f"- Input: {inputs}, cut at {predictor.max_length} tokens",
             f"- Labels (id `name`): {labels}",
         ]
@@ -217,13 +204,13 @@ def _usage(predictor: Predictor, model_path: str, hf: bool, onnx: bool) -> str:
         code = PIPELINE_SNIPPET.substitute(common, inputs=inputs)
         parts.append(f"With `transformers`:\n\n```python\n{code}```")
     if onnx:
-        classes = predictor.problem_type != "regression"
+        classes = predictor.task.has_classes
         code = ONNX_SNIPPET.substitute(
             common,
             onnx_file=_literal(str(Path(model_path) / "model.onnx")),
             labels=f"labels = {_literal(predictor.label_names)}\n" if classes else "",
             pairs=", pairs" if pairs else "",
-            scores=ONNX_SCORES[predictor.problem_type],
+            scores=predictor.task.onnx_scores,
         )
         parts.append(
             "With ONNX Runtime (`model.onnx`: inputs input_ids, attention_mask, token_type_ids, "

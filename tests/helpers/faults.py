@@ -1,4 +1,7 @@
-"""Fault injection for the resume tests: a callback that SIGKILLs its own process."""
+"""Fault injection for the kill tests: a callback that SIGKILLs its own process.
+
+A subprocess names it as `+callbacks.kill._target_=helpers.faults.KillAt` with tests/ on its
+PYTHONPATH (`helpers.runs.with_helpers_on_path`)."""
 
 from __future__ import annotations
 
@@ -17,3 +20,6 @@ class KillAt(L.Callback):
     def on_train_batch_start(self, trainer: L.Trainer, *args: object) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+KILL = "+callbacks.kill._target_=helpers.faults.KillAt"  # add f"+callbacks.kill.step={n}"

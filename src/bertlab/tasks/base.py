@@ -1,0 +1,160 @@
+"""What a kind of problem means for bertlab: how labels are encoded, the loss, the metrics and
+how logits become outputs. One `Task` subclass per problem type; nothing else branches on it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torchmetrics import Metric
+
+from bertlab.errors import DataError
+
+
+class Task:
+    """A problem type. Subclasses set the class attributes and implement the methods.
+
+    Attributes:
+        name: the config value (`data.task`), also recorded in label_map.json.
+        hf_problem_type: the matching `transformers` `config.problem_type`.
+        title / output: what it is and what the model outputs, in words (model cards).
+        has_classes: outputs are per-class (False: one value per text).
+        min_classes: the fewest distinct labels the train split must have.
+        weighted_loss: supports `model.loss` class weights and label smoothing.
+        stratified: splits keep each label's share (single labels only).
+        metric_names: the metrics logged as `<stage>/<name>` (besides `loss`).
+        onnx_scores: Python lines turning numpy `logits` into printed outputs (model cards).
+    """
+
+    name: ClassVar[str]
+    hf_problem_type: ClassVar[str]
+    title: ClassVar[str]
+    output: ClassVar[str]
+    has_classes: ClassVar[bool] = True
+    min_classes: ClassVar[int] = 1
+    weighted_loss: ClassVar[bool] = False
+    stratified: ClassVar[bool] = False
+    metric_names: ClassVar[tuple[str, ...]]
+    onnx_scores: ClassVar[str]
+
+    # ---- labels ----
+    def label_names(self, labels: pd.Series, separator: str | None) -> list[str]:
+        """The sorted distinct label names of a column (numbers in numeric order)."""
+        return sorted({label_name(v) for v in labels}, key=_sort_key)
+
+    def encode(self, labels: pd.Series, names: Sequence[str], separator: str | None) -> np.ndarray:
+        """Labels as model targets (int64 class ids unless a subclass says otherwise)."""
+        index = {n: i for i, n in enumerate(names)}
+        return np.fromiter((index[label_name(v)] for v in labels), np.int64, count=len(labels))
+
+    def num_labels(self, names: Sequence[str]) -> int:
+        """Width of the model's output."""
+        return len(names)
+
+    def strata(self, labels: np.ndarray) -> np.ndarray | None:
+        """What a split keeps the proportions of (None: a plain random split)."""
+        return labels if self.stratified else None
+
+    def label_counts(self, labels: np.ndarray, names: Sequence[str]) -> dict[str, int]:
+        """Examples per label name in encoded `labels` ({} without classes)."""
+        counts = np.bincount(labels.astype(np.int64), minlength=len(names)) if len(labels) else []
+        return {n: int(c) for n, c in zip(names, counts, strict=False) if c}
+
+    # ---- training ----
+    def loss(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        weights: torch.Tensor | None = None,
+        smoothing: float = 0.0,
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def metrics(self, num_labels: int) -> dict[str, Metric]:
+        """Metrics fed `metric_inputs` (predictions and targets)."""
+        raise NotImplementedError
+
+    def score_metrics(self, num_labels: int) -> dict[str, Metric]:
+        """Metrics fed `score_inputs` (e.g. AUROC on probabilities); none by default."""
+        return {}
+
+    def metric_sizes(self, num_labels: int) -> dict[str, int]:
+        """Constructor arguments filled in for `model.extra_metrics` (num_classes, ...)."""
+        return {}
+
+    def metric_inputs(
+        self, logits: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(predictions, targets) as the metrics take them."""
+        raise NotImplementedError
+
+    def score_inputs(
+        self, logits: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scores, targets) for `score_metrics`."""
+        return self.scores(logits), labels
+
+    # ---- outputs ----
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """What a user reads per text: probabilities per class, or values."""
+        raise NotImplementedError
+
+    def decode(self, scores: np.ndarray, names: Sequence[str], threshold: float = 0.5) -> list:
+        """Predicted label names (or values) from `scores`."""
+        raise NotImplementedError
+
+    def table(
+        self, scores: np.ndarray, names: Sequence[str], threshold: float, separator: str = ","
+    ) -> pd.DataFrame:
+        """One row per text: `predicted_label` and a `prob_<name>` column per class."""
+        table = pd.DataFrame({"predicted_label": self.decode(scores, names, threshold)})
+        for j, name in enumerate(names):
+            table[f"prob_{name}"] = scores[:, j]
+        return table
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def label_name(value) -> str:
+    """A label value as its name: 1.0 → "1", "pos" → "pos"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _sort_key(value: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(value))
+    except ValueError:
+        return (1, value)
+
+
+def sorted_names(names: set[str]) -> list[str]:
+    """Label names in order: numbers numerically, then strings."""
+    return sorted(names, key=_sort_key)
+
+
+def unseen_labels(task: Task, labels: pd.Series, known: Sequence[str], separator: str | None):
+    """Label names in `labels` that are not in `known` ([] for tasks without classes)."""
+    if not task.has_classes:
+        return []
+    return sorted(set(task.label_names(labels, separator)) - set(known), key=_sort_key)
+
+
+def check_unseen_labels(
+    task: Task, labels: pd.Series, known: Sequence[str], separator: str | None, where: str
+) -> None:
+    """Refuse labels the model never saw in training.
+
+    Raises:
+        DataError: naming the unseen labels and `where` they are.
+    """
+    if unseen := unseen_labels(task, labels, known, separator):
+        raise DataError(
+            f"{where} has label(s) {unseen} that the train split never has (train labels: "
+            f"{list(known)}). Fix or map those labels, or add training examples of them."
+        )

@@ -1,0 +1,1 @@
+"""After training: load a run, evaluate it, predict with it, export it."""

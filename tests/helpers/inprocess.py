@@ -1,0 +1,129 @@
+"""train.py's run, in this process: Hydra composes configs/train.yaml with the overrides and
+runs the pipeline as `@hydra.main` would (run dir, `.hydra/` copies, logging to train.log),
+without starting an interpreter and importing torch again.
+
+For the tests that read what a finished run left on disk. Subprocesses stay where the exit
+code, DDP ranks, a kill or the console text is what a test checks (`helpers.runs.run_train`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+from helpers.runs import ROOT
+
+CONFIGS = ROOT / "configs"
+
+
+@dataclass
+class Run:
+    """A finished in-process run."""
+
+    dir: Path  # its run dir (hydra.runtime.output_dir)
+    value: float  # what the pipeline returned: the best objective value
+    task_name: str = "train"  # the log file's name (debug=... makes it debug.log)
+
+    @property
+    def log(self) -> str:
+        """The run's <task_name>.log: every line its loggers wrote (the console shows the
+        same lines, less the config tree)."""
+        return (self.dir / f"{self.task_name}.log").read_text()
+
+
+def train_in_process(
+    *overrides: str, cwd: Path = ROOT, env: dict | None = None, config_dir: Path = CONFIGS
+) -> Run:
+    """Compose `train` with `overrides` and run `bertlab.train.pipeline.run` on it, as
+    `python train.py <overrides>` does in `cwd` with `env` added to the environment.
+
+    Raises what the pipeline raises (train.py turns a BertlabError into exit code 2).
+    Hydra's global state, the logging set-up, the environment, the working directory and
+    torch's global switches are as they were afterwards.
+    """
+    from bertlab.train.pipeline import run
+    from bertlab.utils.quiet import silence_noise
+
+    def task(cfg: DictConfig) -> float:
+        silence_noise()  # as train.py's main does, after Hydra configured logging
+        return run(cfg)
+
+    GlobalHydra.instance().clear()
+    with _restored_process_state(cwd, env):
+        try:
+            with initialize_config_dir(
+                config_dir=str(config_dir), version_base="1.3", job_name="train"
+            ):
+                # Hydra.run: what @hydra.main calls for a single run, with the override it
+                # adds (recorded in .hydra/hydra.yaml, which then matches a subprocess's).
+                ret = GlobalHydra.instance().hydra.run(
+                    config_name="train",
+                    task_function=task,
+                    overrides=[*overrides, "hydra.mode=RUN"],
+                )
+        finally:
+            GlobalHydra.instance().clear()
+    out = Path(ret.hydra_cfg.hydra.runtime.output_dir)
+    return Run(dir=out, value=ret.return_value, task_name=str(ret.cfg.task_name))
+
+
+@contextlib.contextmanager
+def _restored_process_state(cwd: Path, env: dict | None) -> Iterator[None]:
+    """Run in `cwd` with `env`; put back the environment (Lightning's seed variables too),
+    cwd, logging handlers and levels, and torch's determinism / matmul precision after."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_logging = _logging_state()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    matmul = torch.get_float32_matmul_precision()
+    threads = torch.get_num_threads()
+    os.environ.update({"HF_HUB_OFFLINE": "1", **(env or {})})
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        _restore_logging(saved_logging)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.set_float32_matmul_precision(matmul)
+        torch.set_num_threads(threads)
+
+
+def _loggers() -> dict[str, logging.Logger]:
+    named = logging.Logger.manager.loggerDict.items()
+    return {"": logging.root, **{k: v for k, v in named if isinstance(v, logging.Logger)}}
+
+
+def _logging_state() -> dict[str, tuple]:
+    return {
+        name: (list(lg.handlers), lg.level, lg.propagate, lg.disabled, list(lg.filters))
+        for name, lg in _loggers().items()
+    }
+
+
+def _restore_logging(saved: dict[str, tuple]) -> None:
+    """Close the handlers the run added (train.log's file handler, Hydra's console one) and
+    give every logger back its handlers, level, propagation and filters."""
+    kept = {id(h) for handlers, *_ in saved.values() for h in handlers}
+    for name, lg in _loggers().items():
+        for handler in lg.handlers:
+            if id(handler) not in kept:
+                handler.close()
+        handlers, level, propagate, disabled, filters = saved.get(
+            name, ([], logging.NOTSET, True, False, [])
+        )
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate, lg.disabled = propagate, disabled
+        lg.filters[:] = filters

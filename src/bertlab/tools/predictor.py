@@ -152,16 +152,21 @@ class Predictor:
         """A bare Lightning Trainer on this device at this precision (no logs, no checkpoints)."""
         accelerator = "gpu" if self.device.type == "cuda" else self.device.type
         devices = [self.device.index] if self.device.index is not None else 1
-        logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-        return L.Trainer(
-            accelerator=accelerator,
-            devices=devices,
-            precision=self.precision,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
+        chatter = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # "GPU available…"
+        level = chatter.level
+        chatter.setLevel(logging.WARNING)
+        try:
+            return L.Trainer(
+                accelerator=accelerator,
+                devices=devices,
+                precision=self.precision,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
+        finally:
+            chatter.setLevel(level)
 
     # ---- prediction ----
     def logits(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:

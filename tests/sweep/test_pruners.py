@@ -5,6 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.samplers import RandomSampler
 
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.samplers import WorkerSeededSampler, make_pruner, make_sampler, worker_sampler
@@ -58,6 +59,28 @@ def test_a_sampler_setting_its_class_does_not_take_is_refused(cfg, refused):
     message = str(err.value)
     assert f"{cfg['name']!r} sampler does not take {refused} " in message
     assert f"~hydra.sweeper.sampler.{refused}" in message
+
+
+def test_only_the_chosen_samplers_sub_node_is_used():
+    cfg = {"name": "tpe", "tpe": {"n_startup_trials": 4}, "cmaes": {"n_startup_trials": 9}}
+    assert make_sampler(cfg, 0, SPACE)._n_startup_trials == 4
+    # the config's tpe settings do not stand in the way of another sampler
+    assert isinstance(make_sampler({**cfg, "name": "random"}, 0, SPACE), RandomSampler)
+    # a flat key wins over the sub-node
+    assert make_sampler({**cfg, "n_startup_trials": 2}, 0, SPACE)._n_startup_trials == 2
+
+
+def test_a_bad_key_in_a_sub_node_is_refused_by_its_path():
+    with pytest.raises(SweepError, match=r"~hydra\.sweeper\.sampler\.tpe\.n_startup_trial\."):
+        make_sampler({"name": "tpe", "tpe": {"n_startup_trial": 4}}, 0, SPACE)
+
+
+def test_a_pruner_argument_named_like_a_pruner_stays_an_argument():
+    pruner = make_pruner({"name": "percentile", "percentile": 10.0, "n_warmup_steps": 1})
+    assert isinstance(pruner, optuna.pruners.PercentilePruner)
+    assert pruner._percentile == 10.0
+    pruner = make_pruner({"name": "median", "median": {"n_warmup_steps": 3}})
+    assert pruner._n_warmup_steps == 3
 
 
 def test_unknown_sampler_names_the_choices():

@@ -31,3 +31,17 @@ def test_search_configs_use_the_bertlab_sweeper(search, sampler):
     if search == "optuna":
         assert set(sweeper.params) == SPACE
         assert sweeper.pruner.name != "none"
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes"])
+def test_the_optuna_config_builds_any_sampler_by_name_alone(sampler):
+    from bertlab.sweep.samplers import make_sampler
+    from bertlab.sweep.space import parse_space
+
+    overrides = ["hparams_search=optuna", f"hydra.sweeper.sampler.name={sampler}"]
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides, return_hydra_config=True)
+    sweeper = OmegaConf.to_container(cfg.hydra.sweeper, resolve=False)
+    space = parse_space(sweeper["params"], [])
+    built = make_sampler({**sweeper["sampler"], "seed": 0}, 0, space)
+    assert type(built).__name__.lower().startswith(sampler)

@@ -74,6 +74,12 @@ def test_trials_are_pruned_summarised_and_never_see_the_test_set(tmp_path):
     assert best["trial"] == int(max(complete, key=lambda r: float(r["objective"]))["trial"])
     assert best["overrides"] == [f"x={best['params']['x']!r}", f"y={best['params']['y']}"]
     assert "Sweep bertlab" in proc.stdout  # the rich table
+    planned = sum(int(r["max_epochs"]) for r in table)
+    ran = sum(int(r["epochs_run"]) for r in table)
+    pruned = [r for r in table if r["state"] == "PRUNED"]
+    saved = sum(int(r["max_epochs"]) - int(r["epochs_run"]) for r in pruned)
+    assert planned == 6 * 3 and 0 < saved == planned - ran
+    assert f"{ran} of {planned} trial-epochs run, pruning saved {saved}" in proc.stdout
 
 
 def test_resume_runs_only_the_missing_trials_and_failures_do_not_stop_it(tmp_path):

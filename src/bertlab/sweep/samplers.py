@@ -1,7 +1,10 @@
 """Samplers and pruners named in ``hydra.sweeper.sampler`` / ``hydra.sweeper.pruner``.
 
-Keys other than ``name`` (and the sampler's ``seed``) go to the Optuna constructor; a key the
-chosen class does not take is a SweepError, never silently dropped.
+Settings for one class live in a sub-node named after it (``sampler.tpe.n_startup_trials``),
+so switching ``name`` never trips over another class's settings; sub-nodes of the classes not
+chosen are ignored. Other keys (besides ``name`` and the sampler's ``seed``) go to the chosen
+constructor too, and win over its sub-node. A key the chosen class does not take is a
+SweepError, never silently dropped.
 """
 
 from __future__ import annotations
@@ -57,9 +60,10 @@ def sampler_builder(
     name = cfg.get("name", "tpe")
     if name not in SAMPLERS:
         raise SweepError(f"Unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}.")
-    kwargs = {k: v for k, v in cfg.items() if k not in ("name", "seed")}
+    settings = _settings("sampler", cfg, name, SAMPLERS, skip=("name", "seed"))
     cls = SAMPLERS[name]
-    _check_kwargs("sampler", name, cls, kwargs, _SET_BY_SWEEPER.get(name, ("seed",)))
+    _check_kwargs("sampler", name, cls, settings, _SET_BY_SWEEPER.get(name, ("seed",)))
+    kwargs = _values(settings)
     if name == "grid":
         return lambda seed: cls(space.grid(), seed=seed)
     return lambda seed: cls(seed=seed, **kwargs)
@@ -165,25 +169,58 @@ def make_pruner(cfg: Mapping[str, Any]) -> optuna.pruners.BasePruner:
         raise SweepError(f"Unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}.")
     if name == "none":
         return PRUNERS[name]()
-    kwargs = {k: v for k, v in cfg.items() if k != "name"}
-    _check_kwargs("pruner", name, PRUNERS[name], kwargs, ())
-    return PRUNERS[name](**kwargs)
+    settings = _settings("pruner", cfg, name, PRUNERS, skip=("name",))
+    _check_kwargs("pruner", name, PRUNERS[name], settings, ())
+    return PRUNERS[name](**_values(settings))
+
+
+def _settings(
+    kind: str, cfg: Mapping[str, Any], name: str, classes: Mapping[str, Any], skip: tuple[str, ...]
+) -> dict[str, tuple[str, Any]]:
+    """Constructor settings for ``name``: its sub-node, then the flat keys (which win).
+
+    A key named after a class is a sub-node only when it holds a mapping, so a flat
+    ``pruner.percentile=25`` (PercentilePruner's argument) stays an argument.
+
+    Returns:
+        key -> (the key's path under ``hydra.sweeper``, value), the path for error messages.
+    """
+
+    def sub_node(key: str, value: Any) -> bool:
+        return key in classes and isinstance(value, Mapping)
+
+    own = cfg.get(name)
+    settings = {}
+    if sub_node(name, own):
+        settings = {k: (f"{kind}.{name}.{k}", v) for k, v in own.items()}
+    for key, value in cfg.items():
+        if key not in skip and not sub_node(key, value):
+            settings[key] = (f"{kind}.{key}", value)
+    return settings
+
+
+def _values(settings: Mapping[str, tuple[str, Any]]) -> dict[str, Any]:
+    return {k: value for k, (_, value) in settings.items()}
 
 
 def _check_kwargs(
-    kind: str, name: str, cls: Any, kwargs: Mapping[str, Any], reserved: tuple[str, ...]
+    kind: str,
+    name: str,
+    cls: Any,
+    settings: Mapping[str, tuple[str, Any]],
+    reserved: tuple[str, ...],
 ) -> None:
     """Refuse keys that ``cls`` does not take, or that the sweeper sets itself."""
     params = inspect.signature(cls).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     takes = [k for k, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
-    bad = sorted(k for k in kwargs if k not in takes or k in reserved)
+    bad = sorted(k for k in settings if k not in takes or k in reserved)
     if not bad:
         return
     allowed = [k for k in takes if k not in reserved]
     keys = ", ".join(bad)
-    drop = " ".join(f"~hydra.sweeper.{kind}.{k}" for k in bad)
+    drop = " ".join(f"~hydra.sweeper.{settings[k][0]}" for k in bad)
     raise SweepError(
         f"The {name!r} {kind} does not take {keys} ({cls.__name__} takes: "
         f"{', '.join(allowed) or 'nothing'}). Drop it with {drop}."

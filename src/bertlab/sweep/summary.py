@@ -32,7 +32,17 @@ OBJECTIVE, BEST_EPOCH, CHECKPOINT, RUN_DIR, OVERRIDES = (
     "run_dir",
     "overrides",
 )
-COLUMNS = ["trial", "state", "objective", "best_epoch", "last_epoch", "duration_s"]
+EPOCHS_RUN, MAX_EPOCHS = "epochs_run", "max_epochs"
+COLUMNS = [
+    "trial",
+    "state",
+    "objective",
+    "best_epoch",
+    "last_epoch",
+    EPOCHS_RUN,
+    MAX_EPOCHS,
+    "duration_s",
+]
 TAIL = ["checkpoint", "run_dir", "retry_of", "error"]
 
 
@@ -53,6 +63,8 @@ def rows(study: optuna.Study, sweep_dir: Path | None = None) -> list[dict[str, A
             "objective": value,
             "best_epoch": a.get(BEST_EPOCH),
             "last_epoch": t.last_step,
+            EPOCHS_RUN: a.get(EPOCHS_RUN),
+            MAX_EPOCHS: a.get(MAX_EPOCHS),
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration else None,
             **{f"param:{k}": v for k, v in t.params.items()},
             "checkpoint": checkpoint,
@@ -177,6 +189,10 @@ def print_table(study: optuna.Study, metric: str, top: int = 10) -> None:
     )[:top]
     params = sorted({k for r in ranked for k in r if k.startswith("param:")})
     title = f"Sweep {study.study_name}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    budget = epoch_budget(table_rows)
+    if budget is not None:
+        run, planned, saved = budget
+        title += f"; {run} of {planned} trial-epochs run, pruning saved {saved}"
     table = Table(title=title)
     for col in ["trial", "state", metric, "epoch", *_short([p[6:] for p in params])]:
         table.add_column(col, overflow="fold")
@@ -184,6 +200,29 @@ def print_table(study: optuna.Study, metric: str, top: int = 10) -> None:
         cells = [r["trial"], r["state"], r["objective"], r["best_epoch"], *(r[p] for p in params)]
         table.add_row(*(_fmt(c) for c in cells))
     wide_console().print(table)
+
+
+def epoch_budget(table_rows: list[dict[str, Any]]) -> tuple[int, int, int] | None:
+    """Trial-epochs run and planned (``trainer.max_epochs``), and those pruning saved.
+
+    Counts the COMPLETE and PRUNED trials that recorded both numbers; saved = the planned
+    epochs that PRUNED trials did not run (early stopping of a COMPLETE trial is not counted
+    as saved). None when no trial recorded them (a cross-validated sweep, an older sweep).
+    """
+    finished = [
+        r
+        for r in table_rows
+        if r["state"].split()[0] in ("COMPLETE", "PRUNED")
+        and isinstance(r[EPOCHS_RUN], int)
+        and isinstance(r[MAX_EPOCHS], int)
+        and r[MAX_EPOCHS] > 0
+    ]
+    if not finished:
+        return None
+    run = sum(r[EPOCHS_RUN] for r in finished)
+    planned = sum(r[MAX_EPOCHS] for r in finished)
+    saved = sum(r[MAX_EPOCHS] - r[EPOCHS_RUN] for r in finished if r["state"].startswith("PRUNED"))
+    return run, planned, saved
 
 
 def _short(keys: list[str]) -> list[str]:

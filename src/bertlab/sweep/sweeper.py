@@ -252,13 +252,16 @@ def _run_dir(ret: JobReturn | None, sweep_dir: Path, number: int) -> Path:
 
 
 def _record_metrics(trial: optuna.Trial, run_dir: Path) -> None:
-    """Copy run dir, best epoch and checkpoint (from ``metrics.json``) onto the trial."""
+    """Copy run dir, best epoch, checkpoint and epochs (from ``metrics.json``) onto the trial."""
     trial.set_user_attr(summary.RUN_DIR, str(run_dir))
     metrics = lockbox.read_metrics(run_dir)
     if metrics.get("best_epoch") is not None:
         trial.set_user_attr(summary.BEST_EPOCH, metrics["best_epoch"])
     if metrics.get("best_checkpoint"):
         trial.set_user_attr(summary.CHECKPOINT, str(metrics["best_checkpoint"]))
+    for key in (summary.EPOCHS_RUN, summary.MAX_EPOCHS):  # what pruning saved
+        if isinstance(metrics.get(key), int):
+            trial.set_user_attr(key, metrics[key])
 
 
 def _tell(

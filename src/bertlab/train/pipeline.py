@@ -213,6 +213,7 @@ def train(
         "best_epoch": best_row["epoch"] if best_row else None,
         "best_checkpoint": relative_path(best_path, out),  # a moved run dir finds its own
         "epochs_run": trainer.current_epoch,
+        "max_epochs": trainer.max_epochs,
         "global_step": trainer.global_step,
     }
     if test:

@@ -42,6 +42,7 @@ def main(cfg: DictConfig) -> float:
         "best_epoch": history.index(best),
         "best_checkpoint": str(out / "best.ckpt"),
         "epochs_run": len(history),
+        "max_epochs": cfg.epochs,
         "test_opened": bool(cfg.test_after_fit),
     }
     if cfg.test_after_fit:

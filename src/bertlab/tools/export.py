@@ -56,7 +56,7 @@ def export(
     from transformers import PreTrainedModel
 
     from bertlab.tools.loading import find_run_dir
-    from bertlab.tools.model_card import model_card
+    from bertlab.tools.model_card import TRUNCATION_SIDE, model_card
     from bertlab.tools.predictor import Predictor
 
     run_dir = find_run_dir(run)
@@ -79,6 +79,7 @@ def export(
             network.save_pretrained(tmp)
         tokenizer = predictor.tokenizer
         tokenizer.model_max_length = predictor.max_length  # truncation=True cuts where training did
+        tokenizer.truncation_side = TRUNCATION_SIDE.get(predictor.truncation.strategy, "right")
         tokenizer.save_pretrained(tmp)
         if onnx:
             export_onnx(network, tokenizer, tmp / "model.onnx")

@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from bertlab.data.truncation import Truncation
 from bertlab.pretrained import DEFAULT
 from bertlab.tools.loading import run_config
 from bertlab.tools.predictor import Predictor
@@ -111,6 +112,7 @@ def _front_matter(task_name: str, base_model: str | None, hf: bool, onnx: bool) 
 
 def _task(predictor: Predictor, problem: str) -> str:
     inputs = "a text and its pair (two texts)" if predictor.uses_pairs else "one text"
+    longer = kept(predictor.truncation, predictor.max_length)
     if not predictor.task.has_classes:
         labels = "none: the model outputs one value"
     else:
@@ -118,7 +120,7 @@ def _task(predictor: Predictor, problem: str) -> str:
     return "\n".join(
         [
             f"- Problem type: {problem} (`{predictor.task.name}`)",
-            f"- Input: {inputs}, cut at {predictor.max_length} tokens",
+            f"- Input: {inputs}; a longer one is {longer}",
             f"- Labels (id `name`): {labels}",
         ]
     )
@@ -188,6 +190,7 @@ def _training(cfg: DictConfig, metrics: dict) -> str:
             f"{metrics.get('epochs_run')} ({_get(cfg, 'trainer.max_epochs')})",
         ],
         ["max_length", _get(cfg, "data.max_length")],
+        ["truncation", _get(cfg, "data.truncation") or "head"],
         ["seed (split seed)", f"{_get(cfg, 'seed')} ({_get(cfg, 'data.split_seed')})"],
         ["precision", _get(cfg, "trainer.precision")],
     ]
@@ -216,10 +219,45 @@ def _usage(predictor: Predictor, model_path: str, hf: bool, onnx: bool) -> str:
             "With ONNX Runtime (`model.onnx`: inputs input_ids, attention_mask, token_type_ids, "
             f"output logits; any batch size and length):\n\n```python\n{code}```"
         )
-    cut = (
-        f"`truncation=True, max_length={predictor.max_length}` cuts long texts where training did."
+    return "\n\n".join([*parts, cut_note(predictor.truncation, predictor.max_length)])
+
+
+def kept(truncation: Truncation, max_length: int) -> str:
+    """What the run keeps of a text longer than ``max_length`` tokens (specials included)."""
+    t = truncation
+    if t.strategy == "head":
+        return f"cut to its first {max_length} tokens"
+    if t.strategy == "tail":
+        return f"cut to its last {max_length} tokens"
+    if t.strategy == "head_tail":
+        return f"cut to its first {t.head_tokens} and last {max_length - t.head_tokens} tokens"
+    return (
+        f"split into windows of {max_length} tokens overlapping by {t.chunk_stride}, "
+        f"the windows' logits {t.chunk_pooling}-pooled per text"
     )
-    return "\n\n".join([*parts, cut])
+
+
+# The exported tokenizer's truncation_side that makes `truncation=True` cut as the run did.
+TRUNCATION_SIDE = {"head": "right", "tail": "left"}
+
+
+def cut_note(truncation: Truncation, max_length: int) -> str:
+    """What the snippets' ``truncation=True`` does, and whether the run did the same."""
+    if truncation.strategy in TRUNCATION_SIDE:
+        which = "first" if truncation.strategy == "head" else "last"
+        return (
+            f"`truncation=True, max_length={max_length}` keeps a long text's {which} "
+            f"{max_length} tokens (the exported tokenizer's truncation_side is "
+            f"`{TRUNCATION_SIDE[truncation.strategy]}`), as training did."
+        )
+    return (
+        f"**Long texts:** `truncation=True, max_length={max_length}` keeps the first "
+        f"{max_length} tokens, but this model was trained with "
+        f"`data.truncation={truncation.strategy}` (a longer text is "
+        f"{kept(truncation, max_length)}). For texts longer than {max_length} tokens the "
+        "snippets' outputs differ from the run's; `bertlab-predict <run dir> <file>` gives "
+        "the run's."
+    )
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:

@@ -89,3 +89,34 @@ def test_export_records_the_runs_strategy(chunks_run, tmp_path):
         "chunk_stride": 8,
         "chunk_pooling": "max",
     }
+
+
+def test_mistakes_panel_shows_each_documents_own_first_window(chunks_run, tiny_model_dir):
+    """The panel's rows are per document: the text is that document's first window."""
+    import pandas as pd
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from transformers import AutoTokenizer
+
+    acc = EventAccumulator(str(chunks_run), size_guidance={"tensors": 0})
+    acc.Reload()
+    panels = [
+        p.tensor_proto.string_val[0].decode()
+        for stage in ("val", "test")
+        for p in acc.Tensors(f"{stage}/confident_mistakes/text_summary")
+    ]
+    rows = [line for t in panels for line in t.splitlines()[2:] if line.startswith("| 0.")]
+    assert rows, panels  # one epoch of a tiny model makes mistakes
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    table = pd.read_csv(chunks_run.parent / "long.csv")
+    first = {
+        tokenizer.decode(
+            tokenizer(text, truncation=True, max_length=32)["input_ids"], skip_special_tokens=True
+        ): label
+        for text, label in zip(table["text"], table["label"], strict=True)
+    }
+    cells = [[c.strip() for c in line.strip("|").split(" | ", 3)] for line in rows]
+    shown = [(text.partition(" … (first of "), true, pred) for _, pred, true, text in cells]
+    # each row shows its own document's first window, under that document's label
+    assert [first.get(window) for (window, _, _), _, _ in shown] == [t for _, t, _ in shown]
+    for (_, _, more), true, predicted in shown:
+        assert predicted != true and int(more.removesuffix(" windows)")) > 1  # long documents

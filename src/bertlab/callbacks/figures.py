@@ -168,14 +168,9 @@ class TensorBoardFigures(L.Callback):
         self.scores.update(probs, labels)
         wrong_conf = torch.where(pred != labels, conf, torch.full_like(conf, -1.0))
         top = wrong_conf.topk(min(self.max_mistakes, len(conf))).indices  # stays on the device
+        ids, mask, windows = first_windows(batch, len(labels))
         self.mistakes.append(
-            (
-                wrong_conf[top],
-                pred[top],
-                labels[top],
-                batch["input_ids"][top],
-                batch["attention_mask"][top],
-            )
+            (wrong_conf[top], pred[top], labels[top], ids[top], mask[top], windows[top])
         )
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
@@ -224,24 +219,21 @@ class TensorBoardFigures(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, names: list[str]
     ) -> str:
         rows = []
-        for conf, pred, label, ids, mask in self.mistakes:
+        for conf, pred, label, ids, mask, windows in self.mistakes:
             for i in range(len(conf)):
                 if conf[i] >= 0:
+                    text = ids[i][mask[i].bool()].tolist()
                     rows.append(
-                        (
-                            float(conf[i]),
-                            int(pred[i]),
-                            int(label[i]),
-                            ids[i][mask[i].bool()].tolist(),
-                        )
+                        (float(conf[i]), int(pred[i]), int(label[i]), text, int(windows[i]))
                     )
         rows.sort(key=lambda r: -r[0])
         if not rows:
             return "No mistakes (on this process's share of the data)."
         tokenizer = self._tokenizer(trainer, pl_module)
         lines = ["| confidence | predicted | true | text |", "|---:|---|---|---|"]
-        for conf, pred, label, ids in rows[: self.max_mistakes]:
+        for conf, pred, label, ids, windows in rows[: self.max_mistakes]:
             text = tokenizer.decode(ids, skip_special_tokens=True).replace("|", "\\|")
+            text += f" … (first of {windows} windows)" if windows > 1 else ""
             lines.append(f"| {conf:.3f} | {names[pred]} | {names[label]} | {text} |")
         return "\n".join(lines)
 
@@ -256,3 +248,20 @@ class TensorBoardFigures(L.Callback):
             )
             self.tokenizer = AutoTokenizer.from_pretrained(str(resolve_pretrained(name)))
         return self.tokenizer
+
+
+def first_windows(
+    batch: dict[str, torch.Tensor], num_texts: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """input_ids and attention_mask of each text's first row, and its number of rows.
+
+    A batch of chunked documents (``doc_index``: the document of each window, in order) has
+    several rows per text and one label per text; other batches have one row per text.
+    """
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    if "doc_index" not in batch:
+        return ids, mask, torch.ones(num_texts, dtype=torch.long, device=ids.device)
+    doc = batch["doc_index"].to(ids.device)
+    windows = torch.bincount(doc, minlength=num_texts)
+    first = torch.cumsum(windows, 0) - windows
+    return ids[first], mask[first], windows

@@ -120,3 +120,39 @@ def test_mistakes_panel_shows_each_documents_own_first_window(chunks_run, tiny_m
     assert [first.get(window) for (window, _, _), _, _ in shown] == [t for _, t, _ in shown]
     for (_, _, more), true, predicted in shown:
         assert predicted != true and int(more.removesuffix(" windows)")) > 1  # long documents
+
+
+def test_balanced_class_weights_count_the_windows_the_loss_sees(tmp_path, tiny_model_dir):
+    """Positive reviews are long (several windows each), negative ones short: weights from
+    document counts would leave the loss dominated by positive windows."""
+    from collections import Counter
+
+    from bertlab.model.loss import balanced_weights
+    from bertlab.tools.evaluate import run_datamodule
+
+    rng = np.random.default_rng(1)
+    table = make_toy_corpus(120)
+    table["text"] = [
+        f"{t} " + " ".join(rng.choice(FILLER, size=100 if y == "pos" else 2))
+        for t, y in zip(table["text"], table["label"], strict=True)
+    ]
+    table.to_csv(tmp_path / "long.csv", index=False)
+    overrides = tiny_overrides(tiny_model_dir, tmp_path / "long.csv", tmp_path / "run", tmp_path)
+    run = train_in_process(
+        *overrides,
+        "trainer.max_epochs=1",
+        "data.max_length=32",
+        "data.truncation=chunks",
+        "data.chunk_stride=8",
+        "model.loss.class_weights=balanced",
+    ).dir
+    datamodule = run_datamodule(run)
+    names = datamodule.label_names
+    windows = Counter(names[int(label)] for _, _, label in datamodule.dataset("train", True))
+    documents = json.loads((run / "split_manifest.json").read_text())["splits"]["train"]
+    assert windows["pos"] > 2 * documents["label_counts"]["pos"]  # long: several windows each
+    weights = bertlab.load(run, device="cpu").model.class_weights
+    expected = balanced_weights([windows[n] for n in names])
+    torch.testing.assert_close(weights, expected)
+    by_document = balanced_weights([documents["label_counts"][n] for n in names])
+    assert not torch.allclose(weights, by_document)

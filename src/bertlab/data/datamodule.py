@@ -11,7 +11,7 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from bertlab.data.batching import BucketBatchSampler, PadCollator, length_buckets
-from bertlab.data.chunks import eval_batching, split_view
+from bertlab.data.chunks import WindowSplit, eval_batching, split_view
 from bertlab.data.corpus import CorpusRecipe
 from bertlab.data.folds import check_fold, fold_split
 from bertlab.data.resumable import ResumableBatchSampler, train_position
@@ -182,6 +182,18 @@ class TextClassificationDataModule(L.LightningDataModule):
             "cleaning": self._meta["clean"],
         }
         return manifest(self.indices, self.corpus.example_ids.astype(str), counts, extra)
+
+    def train_label_counts(self) -> dict[str, int]:
+        """Per-label counts of what the loss sees: the train split's rows, or with
+        data.truncation=chunks its windows (a long document counts once per window), so
+        `model.loss.class_weights=balanced` balances the loss, not the documents."""
+        self.setup()
+        rows = self.indices["train"]
+        data = self.dataset("train", train=True)
+        if isinstance(data, WindowSplit):
+            rows = rows[data.doc]
+        c = self.task.label_counts(self.corpus.labels[rows], self.label_names)
+        return {k: int(v) for k, v in sorted(c.items())}
 
     # ---- loaders ----
     def dataset(self, split: str, train: bool = False) -> Dataset:

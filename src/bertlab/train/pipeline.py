@@ -185,7 +185,7 @@ def train(
         num_labels=datamodule.num_labels,
         task=datamodule.task,
         label_names=datamodule.label_names or None,
-        label_counts=manifest["splits"]["train"]["label_counts"],
+        label_counts=train_label_counts(datamodule, manifest),
     )
 
     history = ValidationHistory()
@@ -226,3 +226,10 @@ def train(
     if "test" in record:
         log.info("Test: %s", ", ".join(f"{k} {v:.4f}" for k, v in record["test"].items()))
     return record
+
+
+def train_label_counts(datamodule: L.LightningDataModule, manifest: dict) -> dict[str, int]:
+    """What `class_weights: balanced` is computed from: the DataModule's counts of what the
+    loss sees (windows, under data.truncation=chunks), else the manifest's train counts."""
+    counts = getattr(datamodule, "train_label_counts", None)
+    return counts() if callable(counts) else manifest["splits"]["train"]["label_counts"]

@@ -50,17 +50,24 @@ def test_no_callbacks_outside_a_trial(monkeypatch):
     assert trial_callbacks("val/loss") == []
 
 
+PRUNE_ALL = optuna.pruners.ThresholdPruner(upper=-1.0)  # every report says prune
+
+
 @pytest.mark.parametrize(
-    ("pruner", "epochs_run", "pruned"),
-    [(optuna.pruners.ThresholdPruner(upper=-1.0), 1, True), (optuna.pruners.NopPruner(), 4, False)],
+    ("pruner", "epochs", "epochs_run", "pruned"),
+    [
+        (PRUNE_ALL, 4, 1, True),
+        (optuna.pruners.NopPruner(), 4, 4, False),
+        (PRUNE_ALL, 1, 1, False),  # the final epoch: nothing to save, the trial completes
+    ],
 )
-def test_pruned_fit_stops_after_the_report(pruner, epochs_run, pruned):
+def test_pruned_fit_stops_after_the_report(pruner, epochs, epochs_run, pruned):
     study = optuna.create_study(pruner=pruner)
     trial = study.ask()
     with context.active_trial(trial) as record:
         callbacks = trial_callbacks("val/loss")
         assert len(callbacks) == 1
-        trainer = fit(callbacks)
+        trainer = fit(callbacks, epochs)
     assert context.current() is None
     assert record.pruned is pruned
     assert sorted(record.values) == list(range(epochs_run))  # sanity check not reported

@@ -10,6 +10,7 @@ from bertlab.sweep.context import TrialRecord, current
 class OptunaPruningCallback(L.Callback):
     """Report ``monitor`` to the trial after each validation; stop the fit if pruned.
 
+    The final epoch's report is never pruned (nothing left to save; the trial is COMPLETE).
     Stopping sets ``trainer.should_stop`` so the fit ends cleanly (checkpoints and metrics
     of the epochs run so far are kept); the sweeper then marks the trial PRUNED. Under DDP
     only rank 0 talks to Optuna; its verdict is broadcast to the other ranks.
@@ -30,7 +31,8 @@ class OptunaPruningCallback(L.Callback):
         prune = False
         if trainer.is_global_zero:
             value = trainer.callback_metrics.get(self.monitor)
-            prune = self.record.report(value, trainer.current_epoch)
+            last = 0 < (trainer.max_epochs or 0) <= trainer.current_epoch + 1
+            prune = self.record.report(value, trainer.current_epoch, last=last)
         if trainer.world_size > 1:
             prune = trainer.strategy.broadcast(prune, src=0)
         if prune:

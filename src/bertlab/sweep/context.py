@@ -40,11 +40,12 @@ class TrialRecord:
     pruned: bool = False
     values: dict[int, float] = field(default_factory=dict)
 
-    def report(self, value: Any, step: int) -> bool:
+    def report(self, value: Any, step: int, last: bool = False) -> bool:
         """Report the objective at ``step``; return True when the trial should stop.
 
         Non-finite values are skipped. A step reported twice (several validations in one
-        epoch) moves to the next free step.
+        epoch) moves to the next free step. The ``last`` report (the final epoch) is never
+        pruned: stopping saves nothing then, and the trial counts as COMPLETE.
         """
         number = as_float(value)
         if number is None or self.pruned:
@@ -53,7 +54,7 @@ class TrialRecord:
             step = max(self.values) + 1
         self.values[step] = number
         self.trial.report(number, step)
-        if self.trial.should_prune():
+        if not last and self.trial.should_prune():
             self.pruned = True
             self.trial.set_user_attr(PRUNED_AT, step)
         return self.pruned

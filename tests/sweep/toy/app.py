@@ -33,7 +33,7 @@ def main(cfg: DictConfig) -> float:
     for epoch in range(cfg.epochs):
         time.sleep(cfg.sleep_s)
         history.append(cfg.x * (epoch + 1) + 0.01 * cfg.y)
-        if trial is not None and trial.report(history[-1], epoch):
+        if trial is not None and trial.report(history[-1], epoch, last=epoch == cfg.epochs - 1):
             break
     best = max(history)
     record = {

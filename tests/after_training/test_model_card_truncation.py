@@ -7,8 +7,8 @@ from transformers import pipeline
 
 import bertlab
 from bertlab.data.truncation import Truncation
+from bertlab.tools.card_usage import cut_note, kept
 from bertlab.tools.export import main as export_main
-from bertlab.tools.model_card import cut_note, kept
 from helpers.inprocess import train_in_process
 from helpers.runs import with_epochs
 

@@ -55,8 +55,9 @@ def export(
     """
     from transformers import PreTrainedModel
 
+    from bertlab.tools.card_usage import TRUNCATION_SIDE
     from bertlab.tools.loading import find_run_dir
-    from bertlab.tools.model_card import TRUNCATION_SIDE, model_card
+    from bertlab.tools.model_card import model_card
     from bertlab.tools.predictor import Predictor
 
     run_dir = find_run_dir(run)

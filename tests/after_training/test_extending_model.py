@@ -71,7 +71,8 @@ def test_example_2_trains_loads_and_refuses_export(tmp_path, tiny_model_dir, tin
         "model=minilm_mean", *with_epochs(tiny_model_dir, tiny_csv, out, tmp_path / "c", epochs=1)
     )
     predictor = bertlab.load(out)
-    assert isinstance(predictor.model, heads.MeanPoolingClassifier)
+    assert predictor.model.hparams.head == "mean"
+    assert isinstance(predictor.model.network, heads.PooledNetwork)
     assert len(predictor.predict(["a great film", "a dull film"])) == 2
     with pytest.raises(ModelError, match="transformers.pipeline cannot load it"):
         export(out, tmp_path / "hf")

@@ -115,6 +115,6 @@ def test_mean_pooling_head_exports_as_onnx_only(tmp_path, tiny_model_dir, tiny_c
     ours, theirs = onnx_and_torch_logits(out, predictor, TEXTS)
     assert np.abs(ours - theirs).max() < 1e-4
     card = (out / "README.md").read_text()
-    assert "library_name: onnx" in card and "MeanPooledNetwork" in card
+    assert "library_name: onnx" in card and "PooledNetwork" in card
     (snippet,) = re.findall(r"```python\n(.*?)```", card, re.S)
     exec(snippet, {})

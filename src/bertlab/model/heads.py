@@ -1,5 +1,15 @@
-"""Alternative classification heads: subclasses of `TextClassifier` that override
-`build_network`. Select one from a model config with `_target_` (see docs/extending.md)."""
+"""Classification heads, chosen by config (`model.head`): what the encoder's token vectors
+become before the linear classifier.
+
+- `cls` (default): BERT's pooled [CLS] vector (`BertForSequenceClassification` as it is;
+  the only head `python -m bertlab.export` can hand to `transformers.pipeline`).
+- `mean`: the average of the last layer's token vectors, padding excluded. all-MiniLM-L6-v2
+  (the default weights) was trained for mean-pooled sentence embeddings.
+- `attention`: a learned score per token, softmax over the non-pad tokens, their weighted sum.
+
+A pooling of your own: a module `forward(hidden, mask) -> (batch, hidden)` registered in
+`POOLINGS` (docs/extending.md §2).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +20,45 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from bertlab.model.module import TextClassifier
 
 
-class MeanPooledNetwork(nn.Module):
-    """A BERT encoder whose token vectors are averaged (padding excluded) and classified.
+class MeanPooling(nn.Module):
+    """The mean of the token vectors where `mask` is 1 (no parameters)."""
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+class AttentionPooling(nn.Module):
+    """A weighted mean of the token vectors, the weights a softmax of one learned score per
+    token over the tokens where `mask` is 1."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(hidden_size, 1)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = self.score(hidden).squeeze(-1).float()
+        scores = scores.masked_fill(mask == 0, torch.finfo(scores.dtype).min)
+        weights = scores.softmax(-1).to(hidden.dtype).unsqueeze(-1)
+        return (hidden * weights).sum(1)
+
+
+POOLINGS: dict[str, type[nn.Module]] = {"mean": MeanPooling, "attention": AttentionPooling}
+HEADS = ("cls", *POOLINGS)
+
+
+class PooledNetwork(nn.Module):
+    """A BERT encoder whose token vectors are pooled (`pooling`) and classified.
 
     Called like a Hugging Face model: keyword tensors in, an output with `.logits` out.
     """
 
-    def __init__(self, encoder: nn.Module, dropout: nn.Module, classifier: nn.Linear) -> None:
+    def __init__(
+        self, encoder: nn.Module, dropout: nn.Module, classifier: nn.Linear, pooling: nn.Module
+    ) -> None:
         super().__init__()
         self.encoder, self.dropout, self.classifier = encoder, dropout, classifier
+        self.pooling = pooling
 
     def forward(
         self,
@@ -29,22 +69,23 @@ class MeanPooledNetwork(nn.Module):
         hidden = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
         ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        pooled = self.pooling(hidden, attention_mask)
         return SequenceClassifierOutput(logits=self.classifier(self.dropout(pooled)))
 
 
+def pooled_network(standard: nn.Module, head: str) -> nn.Module:
+    """`standard` (a `BertForSequenceClassification`) with `head` pooling instead of its
+    pooled [CLS]: its encoder, dropout and fresh linear layer reused, its pooler dropped."""
+    encoder = standard.bert
+    encoder.pooler = None  # unused: no dead parameters (DDP would complain about them)
+    pooling = POOLINGS[head]
+    module = pooling(encoder.config.hidden_size) if pooling is AttentionPooling else pooling()
+    return PooledNetwork(encoder, standard.dropout, standard.classifier, module).train()
+
+
 class MeanPoolingClassifier(TextClassifier):
-    """Classifies the mean of the last layer's token vectors instead of the pooled [CLS].
+    """`TextClassifier(head="mean")`, under the name run configs written before `model.head`
+    existed still name (`_target_: bertlab.model.heads.MeanPoolingClassifier`)."""
 
-    all-MiniLM-L6-v2 (the default weights) was trained for mean-pooled sentence embeddings,
-    so this head starts from the representation those weights were made for. Everything
-    else (loss, metrics, optimizer, checkpoints) is inherited.
-    """
-
-    def build_network(self) -> nn.Module:
-        """Reuse the standard network's encoder, dropout and fresh linear layer; drop the pooler."""
-        standard = super().build_network()  # BertForSequenceClassification
-        encoder = standard.bert
-        encoder.pooler = None  # unused: no dead parameters (DDP would complain about them)
-        return MeanPooledNetwork(encoder, standard.dropout, standard.classifier).train()
+    def __init__(self, pretrained: str = "default", *, head: str = "mean", **kwargs) -> None:
+        super().__init__(pretrained, head=head, **kwargs)

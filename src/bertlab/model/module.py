@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import lightning as L
 import torch
@@ -26,6 +26,39 @@ from bertlab.tasks import Task, get_task
 from bertlab.utils.quiet import quiet_weight_loading, report_loading
 
 log = logging.getLogger(__name__)
+
+HEADS = ("cls", "mean", "attention")  # bertlab.model.heads.HEADS (checked by a test)
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def check_head(head: str) -> None:
+    """Raises ConfigError unless `head` is one of `HEADS`."""
+    if head not in HEADS:
+        raise ConfigError(f"model.head={head!r}: use one of {', '.join(HEADS)}.")
+
+
+def check_plain_hparams(hparams: Mapping, owner: str) -> None:
+    """Every hyperparameter is plain data (str, number, bool, None, lists and dicts of them).
+
+    Raises:
+        ConfigError: naming the first argument that is not, and what to do instead.
+    """
+
+    def plain(value) -> bool:
+        if isinstance(value, Mapping):
+            return all(isinstance(k, str | int) and plain(v) for k, v in value.items())
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            return all(plain(v) for v in value)
+        return isinstance(value, _PLAIN)
+
+    for key, value in hparams.items():
+        if not plain(value):
+            raise ConfigError(
+                f"{owner}: the argument '{key}' is a {type(value).__name__}, not plain data. "
+                "Hyperparameters are saved in every checkpoint, which bertlab loads with "
+                "weights_only=True: pass a name, number, or a list or dict of them, and build "
+                "the object inside the module from it."
+            )
 
 
 class TextClassifier(L.LightningModule):
@@ -62,6 +95,13 @@ class TextClassifier(L.LightningModule):
             layers (no gradients, no optimizer state).
         label_counts: train-split examples per label name (given by train.py); what
             `class_weights: balanced` is computed from.
+        head: what feeds the linear classifier: "cls" (BERT's pooled [CLS], exportable to
+            `transformers.pipeline`), "mean" or "attention" pooling of the token vectors
+            (`bertlab.model.heads`).
+
+    Raises:
+        ConfigError: an unknown head, or a subclass argument that is not plain data
+            (hyperparameters travel in checkpoints, which load with `weights_only=True`).
     """
 
     def __init__(
@@ -82,6 +122,7 @@ class TextClassifier(L.LightningModule):
         optimizer_groups: Mapping | None = None,
         freeze: Mapping | None = None,
         label_counts: Mapping[str, int] | None = None,
+        head: str = "cls",
     ) -> None:
         super().__init__()
         label_names = [str(n) for n in label_names] if label_names else None  # plain types only
@@ -89,7 +130,11 @@ class TextClassifier(L.LightningModule):
             label_counts = {str(k): int(v) for k, v in label_counts.items()}
         self.task = get_task(task)
         task = self.task.name  # saved as its name: checkpoints hold plain types only
+        check_head(head)
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "extra_metrics"])
+        # A subclass's own __init__ frame is what Lightning records: put the plain values back
+        self.hparams.update(task=task, label_names=label_names, label_counts=label_counts)
+        check_plain_hparams(self.hparams, type(self).__name__)
         self.optimizer_factory = optimizer or torch.optim.AdamW
         self.scheduler_factory = scheduler or linear_warmup_decay
         self.loss_options = LossOptions.from_config(loss, self.task, num_labels)
@@ -173,7 +218,12 @@ class TextClassifier(L.LightningModule):
                 str(path), config=config, output_loading_info=True
             )
         report_loading(info, str(path))  # the report's content, as plain log lines
-        return network.train()  # from_pretrained returns eval mode; Lightning keeps modes as found
+        network.train()  # from_pretrained returns eval mode; Lightning keeps modes as found
+        if hp.get("head", "cls") != "cls":
+            from bertlab.model.heads import pooled_network  # heads.py subclasses this module
+
+            network = pooled_network(network, hp.head)
+        return network
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits of shape (batch, num_labels)."""

@@ -20,25 +20,27 @@ class Task:
     Attributes:
         name: the config value (`data.task`), also recorded in label_map.json.
         hf_problem_type: the matching `transformers` `config.problem_type`.
-        title / output: what it is and what the model outputs, in words (model cards).
+        title / output: what it is and what the model outputs, in words (model cards;
+            optional: a card without them names the task and leaves the output out).
         has_classes: outputs are per-class (False: one value per text).
         min_classes: the fewest distinct labels the train split must have.
         weighted_loss: supports `model.loss` class weights and label smoothing.
         stratified: splits keep each label's share (single labels only).
         metric_names: the metrics logged as `<stage>/<name>` (besides `loss`).
-        onnx_scores: Python lines turning numpy `logits` into printed outputs (model cards).
+        onnx_scores: Python lines turning numpy `logits` into printed outputs (model cards;
+            optional: the default prints the logits).
     """
 
     name: ClassVar[str]
     hf_problem_type: ClassVar[str]
-    title: ClassVar[str]
-    output: ClassVar[str]
+    title: ClassVar[str] = ""
+    output: ClassVar[str] = ""
     has_classes: ClassVar[bool] = True
     min_classes: ClassVar[int] = 1
     weighted_loss: ClassVar[bool] = False
     stratified: ClassVar[bool] = False
     metric_names: ClassVar[tuple[str, ...]]
-    onnx_scores: ClassVar[str]
+    onnx_scores: ClassVar[str] = "print(logits)  # this task gives no decoding snippet"
 
     # ---- labels ----
     def label_names(self, labels: pd.Series, separator: str | None) -> list[str]:

@@ -51,7 +51,7 @@ def export(
     Raises:
         ModelError: `out_dir` is not empty (and not `force`), is a file or contains the run; the
             ONNX packages are missing; or the run's network is not a transformers model (e.g.
-            MeanPoolingClassifier, which the standard pipeline cannot rebuild) and not `onnx`.
+            model.head=mean or attention, which the standard pipeline cannot rebuild), not `onnx`.
     """
     from transformers import PreTrainedModel
 
@@ -73,7 +73,7 @@ def export(
             raise ModelError(
                 f"{type(predictor.model).__name__} builds a {type(network).__name__}, not a "
                 "transformers model, so transformers.pipeline cannot load it. Export works for "
-                "the standard head (model=minilm / bert_base); for this one pass --onnx (an "
+                "the standard head (model.head=cls); for this one pass --onnx (an "
                 "ONNX graph, no transformers model) or use bertlab.load(run_dir)."
             )
         if hf_model:

@@ -43,13 +43,14 @@ def model_card(
     cfg, metrics = run_config(run_dir), _read_json(run_dir / "metrics.json")
     pretrained = str(_get(cfg, "model.pretrained"))
     task = predictor.task
-    problem, output = task.title, task.output
+    problem = task.title or f"the task `{task.name}`"
+    output = f": {task.output}" if task.output else ""
     network = type(predictor.model.network).__name__
     parts = [
         _front_matter(task.name, _base_model(pretrained), transformers_model, onnx),
         "# Text classifier fine-tuned with bertlab",
         f"`{network}` fine-tuned with bertlab from `{_pretrained_name(pretrained)}` for "
-        f"{problem}: {output}. Exported from the run `{run_dir}`, checkpoint "
+        f"{problem}{output}. Exported from the run `{run_dir}`, checkpoint "
         f"`{checkpoint.name}`.",
         "## Task\n\n" + _task(predictor, problem),
         "## Data\n\n" + _data(cfg, _read_json(run_dir / "split_manifest.json")),

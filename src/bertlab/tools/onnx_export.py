@@ -58,7 +58,7 @@ def export_onnx(network: nn.Module, tokenizer, path: Path) -> Path:
     """Write `network` (eval mode, on the CPU) to `path` as an ONNX graph with dynamic axes.
 
     Args:
-        network: the run's network, e.g. BertForSequenceClassification or MeanPooledNetwork.
+        network: the run's network, e.g. BertForSequenceClassification or PooledNetwork.
         tokenizer: the run's tokenizer, for example inputs (two texts of different lengths).
         path: the .onnx file to write.
     """

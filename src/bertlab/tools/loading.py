@@ -12,12 +12,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from bertlab.data.encoding import Encoding
 from bertlab.errors import ModelError
 from bertlab.model.module import TextClassifier
 from bertlab.utils.checkpoint_io import load_checkpoint_file
 from bertlab.utils.instantiate import instantiate_trusted
 
 log = logging.getLogger(__name__)
+ENCODING = "encoding.json"
 
 
 def find_run_dir(path: str | Path) -> Path:
@@ -68,6 +70,15 @@ def run_checkpoint(run_dir: Path, checkpoint: str | Path = "best") -> Path:
     if not path.is_file():
         raise ModelError(f"Checkpoint {path} does not exist; use best, last or a .ckpt path.")
     return path
+
+
+def run_encoding(run_dir: Path, cfg: DictConfig | None = None) -> Encoding:
+    """How the run encoded text (its encoding.json, with the tokenizer's sha256); a run made
+    before that file existed: from its config (the tokenizer then unverified)."""
+    path = run_dir / ENCODING
+    if path.is_file():
+        return Encoding.from_json(json.loads(path.read_text(encoding="utf-8")))
+    return Encoding.from_config((cfg if cfg is not None else run_config(run_dir)).data)
 
 
 def run_labels(run_dir: Path) -> tuple[str, list[str]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from bertlab.data.encoding import Encoding
 from bertlab.pretrained import DEFAULT
 from bertlab.tools.card_usage import kept, usage
 from bertlab.tools.loading import run_config
@@ -54,7 +55,7 @@ def model_card(
         "## Task\n\n" + _task(predictor, problem),
         "## Data\n\n" + _data(cfg, _read_json(run_dir / "split_manifest.json")),
         "## Metrics\n\n" + _metrics(metrics, checkpoint),
-        "## Training\n\n" + _training(cfg, metrics),
+        "## Training\n\n" + _training(cfg, metrics, predictor.encoding),
         "## Usage\n\n" + usage(predictor, model_path, transformers_model, onnx),
     ]
     return "\n\n".join(parts) + "\n"
@@ -140,7 +141,7 @@ def _metrics(metrics: dict, checkpoint: Path) -> str:
     return text + "\n\n" + _table(header, rows)
 
 
-def _training(cfg: DictConfig, metrics: dict) -> str:
+def _training(cfg: DictConfig, metrics: dict, encoding: Encoding) -> str:
     optimizer = str(_get(cfg, "model.optimizer._target_")).rsplit(".", 1)[-1]
     settings = [
         ["base model", _pretrained_name(str(_get(cfg, "model.pretrained")))],
@@ -153,8 +154,8 @@ def _training(cfg: DictConfig, metrics: dict) -> str:
             "epochs run (max_epochs)",
             f"{metrics.get('epochs_run')} ({_get(cfg, 'trainer.max_epochs')})",
         ],
-        ["max_length", _get(cfg, "data.max_length")],
-        ["truncation", _get(cfg, "data.truncation") or "head"],
+        ["max_length", encoding.max_length],
+        ["truncation", encoding.truncation.strategy],
         ["seed (split seed)", f"{_get(cfg, 'seed')} ({_get(cfg, 'data.split_seed')})"],
         ["precision", _get(cfg, "trainer.precision")],
     ]

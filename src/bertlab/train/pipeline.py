@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from bertlab.callbacks.pruning import trial_callbacks
 from bertlab.callbacks.random_state import RandomState
 from bertlab.callbacks.training import NonFiniteLossGuard, ValidationHistory
+from bertlab.data.encoding import Encoding
 from bertlab.errors import BertlabError, DataError, RunDirError
 from bertlab.train.checkpoints import relative_path
 from bertlab.train.config_checks import check_config
@@ -151,6 +152,7 @@ def load_data(
         save_config(cfg, out / "config.yaml")
         (out / "FAILED.txt").unlink(missing_ok=True)  # a resumed run may have failed before
         atomic_write_json(out / "split_manifest.json", manifest)
+        atomic_write_json(out / "encoding.json", run_encoding(cfg, datamodule).to_json())
         atomic_write_json(
             out / "label_map.json",
             {
@@ -159,6 +161,13 @@ def load_data(
             },
         )
     return datamodule, manifest
+
+
+def run_encoding(cfg: DictConfig, datamodule: L.LightningDataModule) -> Encoding:
+    """The DataModule's encoding (a custom DataModule without one: the data config's), pinned
+    to its tokenizer files' sha256."""
+    encoding = getattr(datamodule, "encoding", None) or Encoding.from_config(cfg.data)
+    return encoding.pinned()
 
 
 def train(

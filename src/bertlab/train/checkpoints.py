@@ -13,11 +13,12 @@ import logging
 from pathlib import Path
 
 from bertlab.errors import RunDirError
+from bertlab.train.run_dir import RunDir
 from bertlab.utils.checkpoint_io import load_checkpoint_file
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"  # a run dir's checkpoint folder
+CHECKPOINTS = RunDir.CHECKPOINTS  # a run dir's checkpoint folder
 
 
 def in_sweep_trial() -> bool:

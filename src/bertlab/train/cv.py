@@ -24,8 +24,8 @@ import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, open_dict, read_write
 
+from bertlab.callbacks.trial import current
 from bertlab.errors import ConfigError
-from bertlab.sweep.context import current
 from bertlab.train.run_dir import RunDir
 from bertlab.utils.io import atomic_write_text
 

@@ -19,11 +19,12 @@ from bertlab.errors import BertlabError, DataError, RunDirError
 from bertlab.train.checkpoints import relative_path
 from bertlab.train.config_checks import check_config
 from bertlab.train.cv import cross_validate, fold_count
-from bertlab.train.distributed import distributed_job, job_is_multirun
+from bertlab.train.distributed import distributed_job
 from bertlab.train.resume import resume_checkpoint
 from bertlab.train.run_dir import RunDir
 from bertlab.utils.config import print_config_tree
 from bertlab.utils.instantiate import instantiate
+from bertlab.utils.jobs import job_is_multirun
 from bertlab.utils.record import log_hparams
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from bertlab.data.batching import BucketBatchSampler, PadCollator
-from bertlab.model.packing import packing_efficiency
+from bertlab.data.packing import packing_efficiency
 
 MODELS = {"short": ((22, 0.5, 4, 66), 128), "long": ((260, 0.6, 32, 512), 512)}
 

@@ -3,6 +3,8 @@ that a small model can learn in seconds."""
 
 from __future__ import annotations
 
+import json
+import random
 import shutil
 from pathlib import Path
 
@@ -62,6 +64,28 @@ def make_tiny_checkpoint(
         if (source / name).is_file():
             shutil.copy(source / name, path / name)
     return path
+
+
+def shuffled_tokenizer(source: Path, target: Path, seed: int = 0) -> Path:
+    """Write into `target` a copy of `source`'s tokenizer files (and config.json) whose
+    vocabulary ids are permuted, specials kept: the same file names and format, other token
+    ids for the same text."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", *TOKENIZER_FILES):  # a checkpoint dir as data.tokenizer names
+        if (source / name).is_file():
+            shutil.copy(source / name, target / name)
+    words = (target / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    plain = [i for i, w in enumerate(words) if not w.startswith("[")]
+    moved = plain[:]
+    random.Random(seed).shuffle(moved)
+    new = list(words)
+    for i, j in zip(plain, moved, strict=True):
+        new[j] = words[i]
+    (target / "vocab.txt").write_text("\n".join(new) + "\n", encoding="utf-8")
+    tok = json.loads((target / "tokenizer.json").read_text(encoding="utf-8"))
+    tok["model"]["vocab"] = {w: i for i, w in enumerate(new)}
+    (target / "tokenizer.json").write_text(json.dumps(tok), encoding="utf-8")
+    return target
 
 
 def make_toy_corpus(

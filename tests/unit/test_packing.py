@@ -1,5 +1,5 @@
-"""Packed sequences (bertlab.model.packing): the packer, the collator, and logits equal to the
-unpacked model's (fp32, CPU, tiny random BERT)."""
+"""Packed sequences (bertlab.data.packing, bertlab.model.packing): the packer, the collator,
+and logits equal to the unpacked model's (fp32, CPU, tiny random BERT)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from bertlab.data.batching import PadCollator
-from bertlab.model.packing import (
-    PackCollator,
-    block_diagonal_mask,
-    pack_rows,
-    packed_logits,
-    packing_efficiency,
-)
+from bertlab.data.packing import PackCollator, pack_rows, packing_efficiency
+from bertlab.model.packing import block_diagonal_mask, packed_logits
 
 MAX = 32
 

@@ -20,6 +20,7 @@ from torchmetrics.functional.classification import (
 from torchmetrics.utilities import dim_zero_cat
 
 from bertlab.callbacks.plots import confusion_figure, per_class_figure, per_class_table, pr_figure
+from bertlab.data.encoding import Encoding
 from bertlab.tasks import SingleLabel
 
 __all__ = ["TensorBoardFigures", "average_precisions", "per_class_table", "write_figures"]
@@ -238,15 +239,13 @@ class TensorBoardFigures(L.Callback):
         return "\n".join(lines)
 
     def _tokenizer(self, trainer: L.Trainer, pl_module: L.LightningModule):
+        """The tokenizer the batches were encoded with: the DataModule's `encoding`
+        (`data.tokenizer`); without a DataModule that has one, the model's."""
         if self.tokenizer is None:
-            from transformers import AutoTokenizer
-
-            from bertlab.pretrained import resolve_pretrained
-
-            name = (
-                getattr(trainer.datamodule, "tokenizer_name", None) or pl_module.hparams.pretrained
-            )
-            self.tokenizer = AutoTokenizer.from_pretrained(str(resolve_pretrained(name)))
+            encoding = getattr(trainer.datamodule, "encoding", None)
+            if not isinstance(encoding, Encoding):
+                encoding = Encoding(tokenizer=str(pl_module.hparams.pretrained))
+            self.tokenizer = encoding.load_tokenizer()
         return self.tokenizer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 
-from bertlab.sweep.context import TrialRecord, current
+from bertlab.callbacks.trial import TrialRecord, current
 
 
 class OptunaPruningCallback(L.Callback):

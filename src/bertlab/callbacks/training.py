@@ -9,8 +9,9 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from bertlab.callbacks.checkpoint_rules import check_resumable
+from bertlab.callbacks.trial import in_sweep_trial
 from bertlab.errors import TrainingError
-from bertlab.train.checkpoints import check_resumable, in_sweep_trial
 
 
 class ValidationHistory(L.Callback):

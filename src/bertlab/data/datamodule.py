@@ -10,9 +10,10 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from bertlab.data.batching import BucketBatchSampler, PadCollator, length_buckets
+from bertlab.data.batching import BucketBatchSampler, PadCollator
 from bertlab.data.chunks import WindowSplit, eval_batching, split_view
 from bertlab.data.corpus import CorpusRecipe
+from bertlab.data.encoding import Encoding, auto_padding
 from bertlab.data.folds import check_fold, fold_split
 from bertlab.data.resumable import ResumableBatchSampler, train_position
 from bertlab.data.sources import Source
@@ -32,7 +33,7 @@ def auto_loader_settings(device_type: str, max_length: int) -> dict:
     CPU none of it: pad tokens are only extra work, and workers compete for the cores."""
     gpu = device_type == "cuda"
     return {
-        "pad_to_multiple_of": tuple(length_buckets(max_length)) if gpu else None,
+        "pad_to_multiple_of": auto_padding(device_type, max_length),
         "num_workers": 2 if gpu else 0,
         "pin_memory": gpu,
     }
@@ -106,7 +107,15 @@ class TextClassificationDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=["source"], logger=False)
         self.source = source
         self.truncation = Truncation(truncation, head_tokens, chunk_stride, chunk_pooling)
-        self.truncation.check(max_length)
+        self.encoding = Encoding(  # text -> batches, as predict/evaluate/export redo it
+            tokenizer,
+            max_length,
+            self.truncation,
+            getattr(source, "text_pair_column", None) is not None,
+            pad_to_multiple_of,
+            eval_batch_size,
+        )
+        self.encoding.check()
         self.recipe = CorpusRecipe(
             source,
             tokenizer,
@@ -249,9 +258,10 @@ class TextClassificationDataModule(L.LightningDataModule):
         """Collator and DataLoader settings, with "auto" resolved for the trainer's device."""
         device = "cpu" if self.trainer is None else self.trainer.strategy.root_device.type
         auto = auto_loader_settings(device, self.hparams.max_length)
-        mult, workers, pin = (
+        mult = self.encoding.padding(device)
+        workers, pin = (
             auto[k] if self.hparams[k] == "auto" else self.hparams[k]
-            for k in ("pad_to_multiple_of", "num_workers", "pin_memory")
+            for k in ("num_workers", "pin_memory")
         )
         return dict(
             collate_fn=PadCollator(self._meta["pad_token_id"], mult),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import logging
 import statistics
 import sys
@@ -29,6 +28,7 @@ from bertlab.errors import BertlabError
 from bertlab.sweep import lockbox
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.summary import BEST
+from bertlab.train.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,10 @@ def best_run(sweep_dir: Path) -> tuple[dict[str, Any], Path]:
         raise SweepError(f"No {BEST} in {sweep_dir}: has a trial of this sweep completed?")
     best = yaml.safe_load(path.read_text(encoding="utf-8"))
     run_dir = trial_dir(sweep_dir, best.get("run_dir"), best["trial"])
-    if not (run_dir / ".hydra" / "hydra.yaml").exists():
-        raise SweepError(f"{run_dir}/.hydra is missing; cannot recompose trial {best['trial']}.")
+    if not RunDir(run_dir).hydra_file("hydra.yaml").exists():
+        raise SweepError(
+            f"{run_dir / RunDir.HYDRA} is missing; cannot recompose trial {best['trial']}."
+        )
     return best, run_dir
 
 
@@ -60,13 +62,13 @@ def trial_dir(sweep_dir: Path, recorded: str | None, trial: int) -> Path:
     path = Path(recorded)
     if not path.is_absolute():
         return sweep_dir / path
-    return path if (path / ".hydra").is_dir() else sweep_dir / str(trial)
+    return path if (path / RunDir.HYDRA).is_dir() else sweep_dir / str(trial)
 
 
 def final_overrides(run_dir: Path, seed: int) -> list[str]:
     """The trial's overrides with the test set unlocked, ``seed`` set and the split pinned."""
-    trial_overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
-    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    trial_overrides = OmegaConf.load(RunDir(run_dir).hydra_file("overrides.yaml"))
+    cfg = OmegaConf.load(RunDir(run_dir).hydra_config)
     drop = (lockbox.LOCK_KEY, "seed", "data.split_seed")
     keys = [o.split("=", 1)[0].lstrip("+~") for o in trial_overrides]
     kept = [
@@ -89,7 +91,7 @@ def compose_run(run_dir: Path, overrides: list[str], out: Path) -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    hydra_cfg = OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra
+    hydra_cfg = OmegaConf.load(RunDir(run_dir).hydra_file("hydra.yaml")).hydra
     main = [s for s in hydra_cfg.runtime.config_sources if s.provider == "main"][0]
     GlobalHydra.instance().clear()
     if main.schema == "file":
@@ -106,9 +108,10 @@ def compose_run(run_dir: Path, overrides: list[str], out: Path) -> DictConfig:
     task = copy.deepcopy(cfg)
     with read_write(task), open_dict(task):
         del task["hydra"]
-    (out / ".hydra").mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(task, out / ".hydra" / "config.yaml")
-    OmegaConf.save(OmegaConf.create(overrides), out / ".hydra" / "overrides.yaml")
+    target = RunDir(out)
+    target.hydra_config.parent.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(task, target.hydra_config)
+    OmegaConf.save(OmegaConf.create(overrides), target.hydra_file("overrides.yaml"))
     return task
 
 
@@ -125,7 +128,7 @@ def retrain_and_test(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:
 
     sweep_dir = Path(sweep_dir).absolute()
     best, run_dir = best_run(sweep_dir)
-    base = int(OmegaConf.load(run_dir / ".hydra" / "config.yaml").get("seed", 0))
+    base = int(OmegaConf.load(RunDir(run_dir).hydra_config).get("seed", 0))
     seed_list = [base + i for i in range(seeds)]
     entry = {"trial": best["trial"], "seeds": seed_list, "overrides": best.get("overrides")}
     index = lockbox.open_lockbox(sweep_dir, entry)
@@ -138,7 +141,7 @@ def retrain_and_test(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:
         _check_same_split(run_dir, out)
         test = lockbox.read_metrics(out).get("test")
         if not test:
-            raise SweepError(f"{out}/metrics.json has no test metrics.")
+            raise SweepError(f"{out / RunDir.METRICS} has no test metrics.")
         for key, value in test.items():
             per_seed.setdefault(key, []).append(float(value))
     result = {
@@ -156,10 +159,7 @@ def _check_same_split(trial_dir: Path, final_dir: Path) -> None:
     """Refuse a final run whose test split differs from the one the sweep held out."""
 
     def ids(run: Path) -> str | None:
-        try:
-            manifest = json.loads((run / "split_manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        manifest = RunDir(run).manifest()
         return manifest.get("splits", {}).get("test", {}).get("ids_sha256")
 
     before, after = ids(trial_dir), ids(final_dir)

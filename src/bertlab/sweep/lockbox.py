@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.space import SearchSpace
+from bertlab.train.run_dir import RunDir
 from bertlab.utils.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,7 @@ def lock_space(space: SearchSpace) -> SearchSpace:
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
     """The run's ``metrics.json`` as a dict ({} when missing or unreadable)."""
-    try:
-        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return RunDir(run_dir).metrics()
 
 
 def openings(sweep_dir: Path) -> list[dict[str, Any]]:

@@ -9,6 +9,9 @@ from bertlab.tasks.base import Task
 from bertlab.tasks.multi_label import MultiLabel
 from bertlab.tasks.regression import Regression
 from bertlab.tasks.single_label import SingleLabel
+from bertlab.utils.instantiate import trust_subclasses
+
+trust_subclasses(Task)  # bertlab's tasks may be built from a run's config
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (SingleLabel, MultiLabel, Regression)}
 

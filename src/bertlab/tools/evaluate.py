@@ -24,9 +24,9 @@ from bertlab.data import clean as cleaning
 from bertlab.data.datamodule import TextClassificationDataModule
 from bertlab.data.split import split_name
 from bertlab.tasks.base import check_unseen_labels
-from bertlab.tools.loading import find_run_dir, run_config
+from bertlab.tools.loading import find_run_dir, run_config, run_encoding
 from bertlab.tools.predictor import Predictor
-from bertlab.train.verify import check_same_labels, check_same_split
+from bertlab.train.run_dir import RunDir
 from bertlab.utils.cli import run_cli, tool_parser
 from bertlab.utils.instantiate import instantiate_trusted
 from bertlab.utils.io import atomic_write_json
@@ -38,12 +38,16 @@ def run_datamodule(run_dir: Path) -> TextClassificationDataModule:
     """The run's DataModule, checked to give the run's labels and split.
 
     Raises:
-        DataError: the data now gives other splits or labels than the run recorded.
+        DataError: the data now gives other splits or labels than the run recorded, or the
+            tokenizer's files changed.
     """
-    datamodule = instantiate_trusted(run_config(run_dir).data, origin=str(run_dir / "config.yaml"))
+    run = RunDir(run_dir)
+    cfg = run.config()
+    run_encoding(run_dir, cfg).verify_tokenizer(str(run_dir))  # what the corpus is tokenized with
+    datamodule = instantiate_trusted(cfg.data, origin=run.config_origin)
     datamodule.setup()
-    check_same_labels(run_dir, datamodule.task.name, datamodule.label_names)
-    check_same_split(run_dir, datamodule.split_manifest())
+    run.check_same_labels(datamodule.task.name, datamodule.label_names)
+    run.check_same_split(datamodule.split_manifest())
     return datamodule
 
 

@@ -7,16 +7,16 @@ split_manifest.json (split sizes and the sha256 of each split's example ids), me
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from bertlab.data.encoding import Encoding
 from bertlab.pretrained import DEFAULT
 from bertlab.tools.card_usage import kept, usage
-from bertlab.tools.loading import run_config
 from bertlab.tools.predictor import Predictor
+from bertlab.train.run_dir import RunDir
 
 DEFAULT_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what model.pretrained=default is
 SPLITS = ("train", "validation", "test")
@@ -40,7 +40,8 @@ def model_card(
         transformers_model: the directory holds a transformers model (a pipeline snippet).
         onnx: the directory holds model.onnx (an onnxruntime snippet).
     """
-    cfg, metrics = run_config(run_dir), _read_json(run_dir / "metrics.json")
+    run = RunDir(run_dir)
+    cfg, metrics = run.config(), run.metrics()
     pretrained = str(_get(cfg, "model.pretrained"))
     task = predictor.task
     problem = task.title or f"the task `{task.name}`"
@@ -53,9 +54,9 @@ def model_card(
         f"{problem}{output}. Exported from the run `{run_dir}`, checkpoint "
         f"`{checkpoint.name}`.",
         "## Task\n\n" + _task(predictor, problem),
-        "## Data\n\n" + _data(cfg, _read_json(run_dir / "split_manifest.json")),
+        "## Data\n\n" + _data(cfg, run.manifest()),
         "## Metrics\n\n" + _metrics(metrics, checkpoint),
-        "## Training\n\n" + _training(cfg, metrics),
+        "## Training\n\n" + _training(cfg, metrics, predictor.encoding),
         "## Usage\n\n" + usage(predictor, model_path, transformers_model, onnx),
     ]
     return "\n\n".join(parts) + "\n"
@@ -97,7 +98,7 @@ def _data(cfg: DictConfig, manifest: dict) -> str:
     fields = [f"{k} `{_plain(v)}`" for k, v in source.items() if k != "_target_" and v is not None]
     lines = [f"- Source: `{kind}`" + (f": {', '.join(fields)}" if fields else "")]
     if not manifest:
-        return "\n".join([*lines, "- Splits: not recorded (the run has no split_manifest.json)"])
+        return "\n".join([*lines, f"- Splits: not recorded (the run has no {RunDir.MANIFEST})"])
     if cleaning := manifest.get("cleaning"):
         lines.append("- Cleaning: " + ", ".join(f"{k} {_plain(v)}" for k, v in cleaning.items()))
     splits = manifest.get("splits", {})
@@ -118,7 +119,7 @@ def _data(cfg: DictConfig, manifest: dict) -> str:
 
 def _metrics(metrics: dict, checkpoint: Path) -> str:
     if not metrics:
-        return "Not recorded (the run has no metrics.json)."
+        return f"Not recorded (the run has no {RunDir.METRICS})."
     val, test = _by_name(metrics.get("best_val")), _by_name(metrics.get("test"))
     best = metrics.get("best_val") or {}
     text = (
@@ -141,7 +142,7 @@ def _metrics(metrics: dict, checkpoint: Path) -> str:
     return text + "\n\n" + _table(header, rows)
 
 
-def _training(cfg: DictConfig, metrics: dict) -> str:
+def _training(cfg: DictConfig, metrics: dict, encoding: Encoding) -> str:
     optimizer = str(_get(cfg, "model.optimizer._target_")).rsplit(".", 1)[-1]
     settings = [
         ["base model", _pretrained_name(str(_get(cfg, "model.pretrained")))],
@@ -154,8 +155,8 @@ def _training(cfg: DictConfig, metrics: dict) -> str:
             "epochs run (max_epochs)",
             f"{metrics.get('epochs_run')} ({_get(cfg, 'trainer.max_epochs')})",
         ],
-        ["max_length", _get(cfg, "data.max_length")],
-        ["truncation", _get(cfg, "data.truncation") or "head"],
+        ["max_length", encoding.max_length],
+        ["truncation", encoding.truncation.strategy],
         ["seed (split seed)", f"{_get(cfg, 'seed')} ({_get(cfg, 'data.split_seed')})"],
         ["precision", _get(cfg, "trainer.precision")],
     ]
@@ -208,7 +209,3 @@ def _base_model(pretrained: str) -> str | None:
 
 def _is_default(pretrained: str) -> bool:
     return pretrained in (DEFAULT, "", "None")  # as resolve_pretrained reads them
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -1,8 +1,9 @@
 """A trained run as a classifier: texts in, labels and probabilities out.
 
 `Predictor.from_run(run_dir)` (or `bertlab.load(run_dir)`) loads the run's model
-(`tools.loading.load_model`) and encodes texts exactly as training did: the run's tokenizer,
-max_length, truncation and text-pair setting, length-sorted batches, the run's padding. The
+(`tools.loading.load_model`) and encodes texts exactly as training did, with the run's
+`Encoding` (`bertlab.data.encoding`: its tokenizer, verified against the recorded sha256,
+max_length, truncation and text-pair setting, padding), in length-sorted batches. The
 forward pass is `TextClassifier.predict_step` under a Lightning Trainer at the run's precision,
 the same step and precision the test phase used. The corpus is not needed."""
 
@@ -19,31 +20,29 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from bertlab.data.batching import PadSpec
 from bertlab.data.chunks import eval_batching, split_view
-from bertlab.data.datamodule import auto_loader_settings
+from bertlab.data.encoding import Encoding
 from bertlab.data.tokenize import TokenizedCorpus, tokenize
 from bertlab.data.truncation import Truncation
 from bertlab.errors import DataError
 from bertlab.model.module import TextClassifier
-from bertlab.pretrained import resolve_pretrained
-from bertlab.tools.loading import find_run_dir, load_model, run_checkpoint, run_config
+from bertlab.tools.loading import find_run_dir, load_model, run_checkpoint, run_config, run_encoding
 
 log = logging.getLogger(__name__)
 
 
 class Predictor:
-    """A trained classifier with its tokenizer and the run's data settings.
+    """A trained classifier with its tokenizer and the run's encoding.
 
     Args:
         model: the trained LightningModule.
         tokenizer: the run's tokenizer.
-        max_length / truncation: the run's data settings (chunks: one output per text,
-            pooled over its windows).
-        uses_pairs: whether the run classified text pairs.
-        batch_size: examples per forward pass.
+        encoding: the run's text → batch settings (max_length, truncation, text pairs,
+            padding; chunks: one output per text, pooled over its windows).
+        batch_size: examples per forward pass (default: the encoding's eval_batch_size).
         device: "cuda", "cpu", ...; None picks the GPU when there is one.
         precision: a Lightning precision ("32-true", "bf16-mixed"); the run's by default.
-        pad_to_multiple_of: the run's `data.pad_to_multiple_of` ("auto": by device).
         checkpoint: the checkpoint file the weights came from (for records).
     """
 
@@ -51,25 +50,37 @@ class Predictor:
         self,
         model: TextClassifier,
         tokenizer,
-        max_length: int = 128,
-        uses_pairs: bool = False,
-        batch_size: int = 128,
+        encoding: Encoding | None = None,
+        batch_size: int | None = None,
         device: str | torch.device | None = None,
-        truncation: Truncation | None = None,
         precision: str = "32-true",
-        pad_to_multiple_of: int | str | None = "auto",
         checkpoint: Path | None = None,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval()
-        self.tokenizer, self.max_length, self.uses_pairs = tokenizer, max_length, uses_pairs
-        self.batch_size, self.truncation = batch_size, truncation or Truncation()
+        self.tokenizer, self.encoding = tokenizer, encoding or Encoding()
+        self.batch_size = batch_size or self.encoding.eval_batch_size
         self.precision = _usable_precision(precision, self.device.type)
-        auto = auto_loader_settings(self.device.type, max_length)["pad_to_multiple_of"]
-        self.pad_to_multiple_of = auto if pad_to_multiple_of == "auto" else pad_to_multiple_of
         self.checkpoint = checkpoint
         self.task = model.task
         self.label_names = list(model.hparams.label_names or [])
+
+    @property
+    def max_length(self) -> int:
+        return self.encoding.max_length
+
+    @property
+    def truncation(self) -> Truncation:
+        return self.encoding.truncation
+
+    @property
+    def uses_pairs(self) -> bool:
+        return self.encoding.text_pairs
+
+    @property
+    def pad_to_multiple_of(self) -> PadSpec:
+        """The run's padding on this device ("auto" resolved)."""
+        return self.encoding.padding(self.device.type)
 
     @classmethod
     def from_run(
@@ -79,29 +90,20 @@ class Predictor:
         device: str | torch.device | None = None,
         batch_size: int | None = None,
     ) -> Predictor:
-        """Load a run dir (or a checkpoint inside it) for prediction."""
-        from transformers import AutoTokenizer
+        """Load a run dir (or a checkpoint inside it) for prediction.
 
+        Raises:
+            DataError: the run's tokenizer files changed since it was trained.
+        """
         run_dir = find_run_dir(path)
         if str(path).endswith(".ckpt") and str(checkpoint) == "best":
             checkpoint = Path(path).expanduser().resolve()
         cfg = run_config(run_dir)
+        encoding = run_encoding(run_dir, cfg)
+        tokenizer = encoding.load_tokenizer(str(run_dir))
         ckpt = run_checkpoint(run_dir, checkpoint)
         model = load_model(run_dir, cfg, ckpt)
-        tokenizer = AutoTokenizer.from_pretrained(str(resolve_pretrained(cfg.data.tokenizer)))
-        data = cfg.data
-        return cls(
-            model,
-            tokenizer,
-            data.max_length,
-            OmegaConf.select(cfg, "data.source.text_pair_column", default=None) is not None,
-            batch_size or data.get("eval_batch_size", 128),
-            device,
-            Truncation.from_config(data),
-            run_precision(cfg),
-            data.get("pad_to_multiple_of", "auto"),
-            ckpt,
-        )
+        return cls(model, tokenizer, encoding, batch_size, device, run_precision(cfg), ckpt)
 
     # ---- encoding: the training path, from tokenizer to padded batches ----
     def encode(

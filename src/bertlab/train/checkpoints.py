@@ -12,20 +12,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bertlab.errors import RunDirError
-from bertlab.utils.checkpoint_io import load_checkpoint_file
+from bertlab.callbacks.checkpoint_rules import check_resumable, is_weights_only
+from bertlab.callbacks.trial import in_sweep_trial
+from bertlab.train.run_dir import RunDir
+
+__all__ = [
+    "CHECKPOINTS",
+    "check_resumable",
+    "delete_checkpoints",
+    "in_sweep_trial",
+    "is_weights_only",
+    "relative_path",
+]
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"  # a run dir's checkpoint folder
-
-
-def in_sweep_trial() -> bool:
-    """Whether this job is a sweep trial: a Hydra multirun job, or an active Optuna trial."""
-    from bertlab.sweep import context
-    from bertlab.train.distributed import job_is_multirun
-
-    return job_is_multirun() or context.current() is not None
+CHECKPOINTS = RunDir.CHECKPOINTS  # a run dir's checkpoint folder
 
 
 def relative_path(path: str | Path | None, base: Path) -> str | None:
@@ -39,29 +41,6 @@ def relative_path(path: str | Path | None, base: Path) -> str | None:
         return target.resolve().relative_to(Path(base).resolve()).as_posix()
     except ValueError:  # outside base: kept absolute
         return str(target)
-
-
-def is_weights_only(path: str | Path) -> bool:
-    """Whether a Lightning checkpoint holds the model's weights only (no optimizer state)."""
-    state = load_checkpoint_file(path, mmap=True)
-    return "optimizer_states" not in state
-
-
-def check_resumable(path: str | Path | None) -> None:
-    """Refuse to continue training from a weights-only checkpoint.
-
-    Raises:
-        RunDirError: naming the file and why it cannot resume.
-    """
-    if path is None or str(path) in ("last", "best", "hpc", "registry"):
-        return
-    if Path(path).is_file() and is_weights_only(path):
-        raise RunDirError(
-            f"Cannot resume from {path}: it holds the model's weights only (saved with "
-            "save_weights_only=true, the default for sweep trials), without the optimizer, "
-            "scheduler and loop state that training continues from. Resume is no longer "
-            "possible from it: start a new run (it can still be evaluated, exported, loaded)."
-        )
 
 
 def delete_checkpoints(run_dir: Path) -> int:

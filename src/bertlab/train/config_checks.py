@@ -7,7 +7,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig
 
-from bertlab.data.truncation import Truncation
+from bertlab.data.encoding import Encoding
 from bertlab.errors import ConfigError
 from bertlab.pretrained import resolve_pretrained
 from bertlab.tasks import get_task
@@ -36,8 +36,7 @@ def check_data(data: DictConfig) -> None:
             "[CLS] and [SEP]); 128 suits sentences, 512 long reviews."
         )
     source = data.get("source")
-    pairs = isinstance(source, DictConfig) and source.get("text_pair_column") is not None
-    Truncation.from_config(data).check(data.max_length, pairs)
+    Encoding.from_config(data).check()
     get_task(data.get("task"))  # raises ConfigError naming data.task
     if _lacks_file(source):
         raise ConfigError(

@@ -24,9 +24,10 @@ import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, open_dict, read_write
 
+from bertlab.callbacks.trial import current
 from bertlab.errors import ConfigError
-from bertlab.sweep.context import current
-from bertlab.utils.io import atomic_write_json, atomic_write_text
+from bertlab.train.run_dir import RunDir
+from bertlab.utils.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def cross_validate(cfg: DictConfig, out: Path, fit: Callable[[DictConfig], dict]
     if rank_zero_only.rank == 0:
         write_summary(out / SUMMARY, rows, result)
         head = {"objective": metric, "mode": cfg.objective.mode, "best_value": mean}
-        atomic_write_json(out / "metrics.json", {**head, "cv": {"k": k, **result}})
+        RunDir(out).write_metrics({**head, "cv": {"k": k, **result}})
     spread = result["std"].get(metric, math.nan)
     log.info("%d-fold %s = %.4f ± %.4f; run dir %s", k, metric, mean, spread, out)
     return float(mean)

@@ -23,9 +23,10 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
+from bertlab.utils.jobs import MODE_ENV
+
 log = logging.getLogger(__name__)
 
-MODE_ENV = "BERTLAB_HYDRA_MODE"  # the launching job's Hydra mode, for the extra ranks
 # Hydra overrides a child still needs (logging, env); run/sweep/launcher ones must not travel.
 _HYDRA_KEEP = (
     "hydra/job_logging",
@@ -35,17 +36,6 @@ _HYDRA_KEEP = (
     "hydra.verbose",
     "hydra.job.env_set",
 )
-
-
-def job_is_multirun() -> bool:
-    """Whether this job belongs to a Hydra multirun, also in the extra DDP ranks (which run
-    the job as a single run, told the launching job's mode through the environment)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if MODE_ENV in os.environ:
-        return os.environ[MODE_ENV] == RunMode.MULTIRUN.name
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def hydra_job_command(local_rank: int) -> tuple[list[str], str]:

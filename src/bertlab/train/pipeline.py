@@ -14,18 +14,18 @@ from omegaconf import DictConfig
 from bertlab.callbacks.pruning import trial_callbacks
 from bertlab.callbacks.random_state import RandomState
 from bertlab.callbacks.training import NonFiniteLossGuard, ValidationHistory
+from bertlab.data.encoding import Encoding
 from bertlab.errors import BertlabError, DataError, RunDirError
 from bertlab.train.checkpoints import relative_path
 from bertlab.train.config_checks import check_config
 from bertlab.train.cv import cross_validate, fold_count
-from bertlab.train.distributed import distributed_job, job_is_multirun
+from bertlab.train.distributed import distributed_job
 from bertlab.train.resume import resume_checkpoint
-from bertlab.train.run_dir import claim_run_dir
-from bertlab.train.verify import check_resume_compatible, check_same_labels, check_same_split
-from bertlab.utils.config import print_config_tree, save_config
+from bertlab.train.run_dir import RunDir
+from bertlab.utils.config import print_config_tree
 from bertlab.utils.instantiate import instantiate
-from bertlab.utils.io import atomic_write_json
-from bertlab.utils.record import log_hparams, write_failure
+from bertlab.utils.jobs import job_is_multirun
+from bertlab.utils.record import log_hparams
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,10 @@ def check_resumed_data(out: Path, datamodule: L.LightningDataModule, manifest: d
     Raises:
         RunDirError: naming what changed (nothing has been written).
     """
+    run = RunDir(out)
     try:
-        check_same_labels(out, datamodule.task.name, datamodule.label_names)
-        check_same_split(out, manifest)
+        run.check_same_labels(datamodule.task.name, datamodule.label_names)
+        run.check_same_split(manifest)
     except BertlabError as err:
         raise RunDirError(f"resume={out}: {err}") from None
 
@@ -97,7 +98,7 @@ def run(cfg: DictConfig) -> float:
     except RunDirError:
         raise  # refused before writing: the dir is another run's, leave it as it was
     except BaseException as err:
-        write_failure(out, err)
+        RunDir(out).write_failure(err)
         raise
 
 
@@ -108,10 +109,10 @@ def _run(cfg: DictConfig, out: Path) -> float:
     resume = cfg.get("resume")
     ckpt_path = cfg.get("ckpt_path") or resume_checkpoint(resume, out)
     if resume:
-        for change in check_resume_compatible(out, cfg):
+        for change in RunDir(out).check_resume_compatible(cfg):
             log.info("Resuming with a changed setting: %s", change)
     elif first:
-        claim_run_dir(out)
+        RunDir(out).claim()
     L.seed_everything(cfg.seed, workers=True)
     if first:
         print_config_tree(cfg, show=cfg.get("print_config", True))
@@ -126,7 +127,7 @@ def _fit_fold(cfg: DictConfig) -> dict:
     """Fit one cross-validation fold in its own run dir (`cfg.paths.output_dir`)."""
     out = Path(cfg.paths.output_dir)
     if rank_zero_only.rank == 0:
-        claim_run_dir(out)
+        RunDir(out).claim()
     L.seed_everything(cfg.seed, workers=True)
     return train(cfg, out, *load_data(cfg, out), test=False, report=False)
 
@@ -148,17 +149,20 @@ def load_data(
     if resume:
         check_resumed_data(out, datamodule, manifest)
     if rank_zero_only.rank == 0:
-        save_config(cfg, out / "config.yaml")
-        (out / "FAILED.txt").unlink(missing_ok=True)  # a resumed run may have failed before
-        atomic_write_json(out / "split_manifest.json", manifest)
-        atomic_write_json(
-            out / "label_map.json",
-            {
-                "problem_type": datamodule.task.name,
-                "id2label": dict(enumerate(datamodule.label_names)),
-            },
-        )
+        run = RunDir(out)
+        run.write_config(cfg)
+        run.clear_failure()  # a resumed run may have failed before
+        run.write_manifest(manifest)
+        run.write_encoding(run_encoding(cfg, datamodule).to_json())
+        run.write_labels(datamodule.task.name, datamodule.label_names)
     return datamodule, manifest
+
+
+def run_encoding(cfg: DictConfig, datamodule: L.LightningDataModule) -> Encoding:
+    """The DataModule's encoding (a custom DataModule without one: the data config's), pinned
+    to its tokenizer files' sha256."""
+    encoding = getattr(datamodule, "encoding", None) or Encoding.from_config(cfg.data)
+    return encoding.pinned()
 
 
 def train(
@@ -221,7 +225,7 @@ def train(
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
         log_hparams(loggers, cfg, record)
-        atomic_write_json(out / "metrics.json", record)
+        RunDir(out).write_metrics(record)
     log.info("Best %s = %.4f (epoch %s); run dir %s", metric, best, record["best_epoch"], out)
     if "test" in record:
         log.info("Test: %s", ", ".join(f"{k} {v:.4f}" for k, v in record["test"].items()))

@@ -6,50 +6,19 @@ it stopped (same batches, same random state), keep one TensorBoard log.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from bertlab.errors import ModelError, RunDirError
-from bertlab.utils.checkpoint_io import load_checkpoint_file
-
-log = logging.getLogger(__name__)
+from bertlab.errors import RunDirError
+from bertlab.train.run_dir import RunDir
 
 
 def newest_checkpoint(run_dir: str | Path) -> Path:
-    """The newest checkpoint of a run dir that loads; a damaged newer one is skipped (logged).
+    """The newest checkpoint of a run dir that loads (`RunDir.newest_checkpoint`).
 
     Raises:
         RunDirError: if the folder holds no checkpoint, or none that loads.
     """
-    folder = Path(run_dir) / "checkpoints"
-    found = [p for p in folder.glob("*.ckpt") if not p.name.startswith(".")]
-    if not found:
-        raise RunDirError(
-            f"resume={run_dir}: no checkpoint in {folder}. Pass the run dir of an earlier run "
-            "(outputs/<task>/runs/<time>) that saved checkpoints, or drop resume= to start afresh."
-        )
-    newest_first = sorted(
-        found, key=lambda p: (p.stat().st_mtime_ns, p.name == "last.ckpt"), reverse=True
-    )
-    problems = []
-    for path in newest_first:
-        try:
-            load_checkpoint_file(path, mmap=True)
-        except ModelError as err:
-            log.warning("Skipping checkpoint %s: %s", path, err)
-            problems.append(path.name)
-            continue
-        if problems:
-            log.warning(
-                "resume: the newer checkpoint(s) %s cannot be loaded; resuming from %s instead",
-                ", ".join(problems),
-                path,
-            )
-        return path
-    raise RunDirError(
-        f"resume={run_dir}: none of its checkpoints loads ({', '.join(problems)}): all are "
-        "damaged. Start a new run without resume=."
-    )
+    return RunDir(run_dir).newest_checkpoint()
 
 
 def resume_checkpoint(resume: str | None, out: Path) -> Path | None:

@@ -63,6 +63,18 @@ def instantiate_trusted(node: Any, /, origin: str, **kwargs: Any) -> Any:
     return instantiate(node, **kwargs)
 
 
+TRUSTED_BASES: list[type] = []  # bertlab's own base classes (Source, Task): trust_subclasses
+
+
+def trust_subclasses(base: type) -> type:
+    """Let a run's config build bertlab's subclasses of `base` (called where `base` is
+    defined, so this layer imports nothing above it: a subclass's module has imported its
+    base, so the base is registered before any subclass is checked)."""
+    if base not in TRUSTED_BASES:
+        TRUSTED_BASES.append(base)
+    return base
+
+
 def is_trusted(target: str) -> bool:
     """Whether a dotted `_target_` names something bertlab may build from a run's config."""
     trusted_by_user = [p.strip() for p in os.environ.get(TRUST_ENV, "").split(",") if p.strip()]
@@ -84,14 +96,11 @@ def _allowed_kind(obj: Any) -> bool:
     import torch
     from torchmetrics import Metric
 
-    from bertlab.data.sources import Source
-    from bertlab.tasks.base import Task
-
     module = getattr(obj, "__module__", "") or ""
     if inspect.isclass(obj):
         if issubclass(obj, (torch.optim.Optimizer, Metric)):
             return True
-        ours = (L.LightningModule, L.LightningDataModule, Source, Task)
+        ours = (L.LightningModule, L.LightningDataModule, *TRUSTED_BASES)
         return module.startswith("bertlab.") and issubclass(obj, ours)
     return inspect.isfunction(obj) and module == "bertlab.model.optim"
 

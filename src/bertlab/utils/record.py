@@ -1,16 +1,12 @@
-"""What a run leaves behind besides checkpoints: the loggers' final record, failure markers."""
+"""What a run leaves behind besides checkpoints: the loggers' final record (HParams)."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import traceback
 from pathlib import Path
 
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, ListConfig, OmegaConf
-
-from bertlab.utils.io import atomic_write_text
 
 HPARAM_KEYS = (
     "seed",
@@ -162,12 +158,3 @@ def _wandb(logger: WandbLogger, cfg: DictConfig, record: dict) -> None:
     checkpoint = _checkpoint_path(cfg, record) if record.get("best_checkpoint") else None
     run.summary.update({**_best(record), "best_checkpoint": checkpoint})
     run.finish()  # Lightning leaves it open: unfinished, an offline run keeps no summary
-
-
-def write_failure(out: Path, err: BaseException) -> None:
-    """Leave FAILED.txt (the error) in the run dir, so nothing there looks like a good run."""
-    if not out.is_dir():
-        return
-    text = "".join(traceback.format_exception_only(type(err), err))
-    with contextlib.suppress(OSError):  # e.g. a full disk stopped the run: the error still shows
-        atomic_write_text(out / "FAILED.txt", text)

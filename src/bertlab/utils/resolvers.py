@@ -12,6 +12,7 @@ from bertlab.utils.precision import fast_precision
 
 # Four random hex digits per process: run dirs started in the same second stay apart.
 RUN_SUFFIX = secrets.token_hex(2)
+HYDRA_SUBDIR = ".hydra"  # where Hydra keeps its copies of a run's config (`RunDir.HYDRA`)
 
 
 def run_dir(resume: str | None, default: str) -> str:
@@ -21,7 +22,7 @@ def run_dir(resume: str | None, default: str) -> str:
 
 def output_subdir(resume: str | None) -> str | None:
     """Hydra's `.hydra` copies of the config: not rewritten over a resumed run's own."""
-    return None if resume else ".hydra"
+    return None if resume else HYDRA_SUBDIR
 
 
 def register() -> None:

@@ -9,14 +9,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torchmetrics import Metric
-from torchmetrics.classification import (
-    MultilabelAccuracy,
-    MultilabelF1Score,
-    MultilabelMatthewsCorrCoef,
-)
+from torchmetrics.classification import MultilabelAccuracy, MultilabelF1Score
 
 from bertlab.errors import DataError
 from bertlab.tasks.base import Task, label_name, sorted_names
+from bertlab.tasks.defined_metrics import MultilabelMCC
 
 
 class MultiLabel(Task):
@@ -53,7 +50,7 @@ print([[labels[j] for j in np.flatnonzero(row >= 0.5)] for row in scores], score
         return {
             "acc": MultilabelAccuracy(num_labels),
             "f1": MultilabelF1Score(num_labels, average="macro"),
-            "mcc": MultilabelMatthewsCorrCoef(num_labels),
+            "mcc": MultilabelMCC(num_labels),
         }
 
     def metric_sizes(self, num_labels: int) -> dict[str, int]:

@@ -181,7 +181,8 @@ class TextClassificationDataModule(L.LightningDataModule):
             "cache_key": self.cache_path.name,
             "cleaning": self._meta["clean"],
         }
-        return manifest(self.indices, self.corpus.example_ids.astype(str), counts, extra)
+        ids, labels = self.corpus.example_ids.astype(str), self.corpus.labels
+        return manifest(self.indices, ids, counts, extra, labels)
 
     def train_label_counts(self) -> dict[str, int]:
         """Per-label counts of what the loss sees: the train split's rows, or with

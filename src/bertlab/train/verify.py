@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from bertlab.data.split import label_differences
 from bertlab.errors import DataError, RunDirError
 
 MANIFEST, LABEL_MAP, CONFIG = "split_manifest.json", "label_map.json", "config.yaml"
@@ -54,7 +55,7 @@ def split_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
             out.append(f"{name}: {now['size']} examples now, {then['size']} in the run")
         elif then["ids_sha256"] != now["ids_sha256"]:
             out.append(f"{name}: same size ({now['size']}) but other examples")
-    return out
+    return out + label_differences(recorded, current)
 
 
 def check_same_split(run_dir: Path, current: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from bertlab.errors import RunDirError
-from bertlab.utils.checkpoint_io import load_checkpoint_file
+from bertlab.utils.checkpoint_io import checksum_path, load_checkpoint_file
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ def check_resumable(path: str | Path | None) -> None:
 
 
 def delete_checkpoints(run_dir: Path) -> int:
-    """Delete every ``*.ckpt`` in ``run_dir``'s ``checkpoints/`` folders (its own and, for a
-    cross-validated trial, its folds'); metrics, logs and config stay.
+    """Delete every ``*.ckpt`` (and its checksum) in ``run_dir``'s ``checkpoints/`` folders
+    (its own and, for a cross-validated trial, its folds'); metrics, logs and config stay.
 
     Returns:
         The bytes freed.
@@ -76,6 +76,7 @@ def delete_checkpoints(run_dir: Path) -> int:
         try:
             size = path.stat().st_size
             path.unlink()
+            checksum_path(path).unlink(missing_ok=True)
         except FileNotFoundError:
             continue  # another worker got there first
         freed += size

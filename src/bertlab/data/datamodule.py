@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from bertlab.data.batching import BucketBatchSampler, PadCollator, length_buckets
@@ -255,6 +256,10 @@ class TextClassificationDataModule(L.LightningDataModule):
             for k in ("pad_to_multiple_of", "num_workers", "pin_memory")
         )
         return dict(
+            # its own generator: each iter() of a loader draws a seed from it, never from the
+            # global torch RNG (dropout's), so a validation pass or a new epoch's iterator
+            # leaves dropout's stream alone and a resume from an epoch's end is exact
+            generator=torch.Generator().manual_seed(int(self.hparams.seed)),
             collate_fn=PadCollator(self._meta["pad_token_id"], mult),
             num_workers=int(workers),
             pin_memory=bool(pin),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from bertlab.errors import DataError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {
@@ -106,10 +109,12 @@ def split_indices(
     rows = np.arange(n)
     if provided is None or not (provided != "").any():
         fractions = {k: ratios[k] for k in ("validation", "test") if ratios[k] > 0}
-        return {
+        out = {
             **{k: np.empty(0, np.int64) for k in SPLITS},
             **_carve(rows, strata, fractions, rng, names),
         }
+        _warn_unhonoured(out, {**fractions, "train": ratios["train"]}, n)
+        return out
     given = {k: rows[provided == k] for k in SPLITS}
     if (provided == "").any():
         raise DataError("Some rows name a split and others do not; give every row a split.")
@@ -119,7 +124,28 @@ def split_indices(
     share = ratios["train"] + sum(ratios[k] for k in missing)
     fractions = {k: ratios[k] / share for k in missing}
     carved = _carve(given["train"], strata, fractions, rng, names)
+    _warn_unhonoured(
+        carved, {**fractions, "train": 1 - sum(fractions.values())}, len(given["train"])
+    )
     return {**given, **carved}
+
+
+def _warn_unhonoured(out: Mapping[str, np.ndarray], asked: Mapping[str, float], n: int) -> None:
+    """Warn when a carved split's share is far from the asked one (stratifying many small
+    classes takes at least one row of each class into every split)."""
+    if not n:
+        return
+    got = {k: len(out[k]) / n for k in asked}
+    off = [k for k in asked if abs(got[k] - asked[k]) > max(0.05, 1.5 / n)]
+    if off:
+        log.warning(
+            "data.split cannot be honoured: asked %s, got %s of %d rows (a stratified split "
+            "puts at least one row of every class in each split). Use fewer, larger classes, "
+            "or provide the splits in the data.",
+            ", ".join(f"{k} {asked[k]:.0%}" for k in asked),
+            ", ".join(f"{k} {got[k]:.1%}" for k in asked),
+            n,
+        )
 
 
 def manifest(

@@ -64,7 +64,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """
         if _is_local_file_protocol(path) and Path(path).is_file():
             verify_checksum(path)
-        return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        try:
+            return super().load_checkpoint(
+                path, map_location=map_location, weights_only=weights_only
+            )
+        except pickle.UnpicklingError as err:  # PyTorch's text suggests weights_only=False
+            raise ModelError(_refused_pickle(path)) from err
 
     def remove_checkpoint(self, path: str | Path) -> None:
         """Delete a checkpoint and its checksum sidecar."""
@@ -116,6 +121,15 @@ def verify_checksum(path: str | Path) -> bool:
     return True
 
 
+def _refused_pickle(path: str | Path) -> str:
+    return (
+        f"Refused to load {path}: it holds objects other than tensors and plain Python "
+        "values, and unpickling those can run code. bertlab loads checkpoints with "
+        "weights_only=True only (it never falls back to weights_only=False); use a checkpoint "
+        "that bertlab (or Lightning) saved."
+    )
+
+
 def _is_disk_full(err: BaseException) -> bool:
     """ENOSPC, also when torch's zip writer reports it as a RuntimeError."""
     while err is not None:
@@ -140,11 +154,7 @@ def load_checkpoint_file(path: str | Path, mmap: bool = False) -> dict[str, Any]
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        raise ModelError(
-            f"Refused to load {path}: it holds objects other than tensors and plain Python "
-            "values, and unpickling those can run code. bertlab loads checkpoints with "
-            "weights_only=True; use a checkpoint that bertlab (or Lightning) saved."
-        ) from err
+        raise ModelError(_refused_pickle(path)) from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise ModelError(
             f"Cannot read checkpoint {path} ({type(err).__name__}: {str(err)[:200]}): the file "

@@ -48,4 +48,4 @@ def test_save_replaces_the_file_and_leaves_no_temp(tmp_path):
     io.save_checkpoint({"v": torch.tensor(1)}, path)
     io.save_checkpoint({"v": torch.tensor(2)}, path)
     assert int(torch.load(path, weights_only=True)["v"]) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt", "a.ckpt.sha256"]

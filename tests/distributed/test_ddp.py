@@ -48,7 +48,7 @@ def test_ddp_writes_each_file_once(ddp_run):
     events = list(out.glob("events.out.tfevents.*"))  # <time>.<host>.<pid>.<n>
     assert events and len({p.name.split(".")[-2] for p in events}) == 1  # one writing process
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert "last.ckpt" in ckpts and all(p.endswith(".ckpt") for p in ckpts), ckpts
+    assert "last.ckpt" in ckpts and all(p.endswith((".ckpt", ".ckpt.sha256")) for p in ckpts), ckpts
     assert (out / "train_rank1.log").is_file()  # rank 1 logged into the same run dir
     assert not (tmp / "logs").exists()  # no rank made a run dir of its own
 

@@ -150,6 +150,22 @@ class StepCheckpoint(ModelCheckpoint):
     def __init__(self, *args: Any, delete_at_end: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.delete_at_end = delete_at_end
+        self._at_epoch_end = False
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
+        # An epoch's last batch is saved at the epoch's end, after its validation, where the
+        # epoch checkpoint is saved too: Lightning resumes a checkpoint saved at the last batch
+        # without running that validation (another best epoch), so resuming would not be exact.
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self._at_epoch_end = True
+            return
+        super().on_train_batch_end(trainer, pl_module, *args)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._at_epoch_end:
+            self._at_epoch_end = False
+            super().on_train_batch_end(trainer, pl_module, None, None, 0)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)

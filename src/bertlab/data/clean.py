@@ -1,5 +1,9 @@
-"""Cleaning: drop empty texts and missing labels (refuse past a fraction), drop exact
-duplicates so that no text can sit in two splits.
+"""Cleaning: drop empty texts and missing labels (refuse past a fraction), drop duplicates
+so that no model input can sit in two splits.
+
+Duplicates are compared on what the model sees (`model_input_key`): the tokenizer's own
+normaliser and pre-tokenizer, so NFC/NFD, a zero-width space, case under an uncased tokenizer
+and whitespace variants are one input.
 
 A provided test split is kept row for row: copies of its texts are dropped from train and
 validation instead, and repeats inside it are only counted (so its figures stay comparable
@@ -9,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -22,8 +28,10 @@ _SPLIT_PRIORITY = {"test": 0, "validation": 1, "train": 2}
 # Key of `CleanReport.duplicates` for a corpus without provided splits.
 UNSPLIT = "unsplit"
 # Bump when clean() keeps or drops other rows of the same table, so that tokenization caches
-# built by the old rules are not reused (2: a provided test split keeps every row).
-RULES_VERSION = 2
+# built by the old rules are not reused (2: a provided test split keeps every row; 3:
+# duplicates by model input, label names NFC-normalised and stripped).
+RULES_VERSION = 3
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,43 @@ def example_ids(table: pd.DataFrame) -> pd.Series:
     return joined.map(lambda s: hashlib.sha1(s.encode("utf-8")).hexdigest()[:16])
 
 
+def model_input_key(tokenizer=None) -> Callable[[str], str]:
+    """What a text is to the model, as a string: equal keys mean the same token ids.
+
+    With a fast tokenizer: its normaliser (Unicode, accents, case when uncased, control and
+    zero-width characters) then its pre-tokenizer's pieces. Otherwise (None, slow tokenizers):
+    NFKC, zero-width characters dropped, whitespace collapsed, lower-cased when the tokenizer
+    says `do_lower_case`.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    normalizer = getattr(backend, "normalizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    if backend is not None:
+
+        def key(text: str) -> str:
+            text = normalizer.normalize_str(text) if normalizer is not None else text
+            if pre is None:
+                return " ".join(text.split())
+            return "\x1f".join(piece for piece, _ in pre.pre_tokenize_str(text))
+
+        return key
+    lower = bool(getattr(tokenizer, "do_lower_case", False))
+
+    def plain_key(text: str) -> str:
+        text = " ".join(unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).split())
+        return text.lower() if lower else text
+
+    return plain_key
+
+
+def _input_ids(table: pd.DataFrame, key: Callable[[str], str]) -> pd.Series:
+    """One id per distinct model input (text and text pair through `key`)."""
+    keys = table["text"].astype(str).map(key)
+    if "text_pair" in table:
+        keys = keys + "\x1e" + table["text_pair"].astype(str).map(key)
+    return keys.map(lambda s: hashlib.sha1(s.encode("utf-8")).hexdigest()[:16])
+
+
 def _is_blank(column: pd.Series) -> pd.Series:
     return column.isna() | column.astype(str).str.strip().eq("")
 
@@ -97,8 +142,12 @@ def _duplicates_split(ids: pd.Series, splits: pd.Series) -> tuple[pd.Series, dic
     return keep, per_split, int((in_test & repeat).sum())
 
 
-def clean(table: pd.DataFrame, max_drop_fraction: float = 0.05) -> tuple[pd.DataFrame, CleanReport]:
-    """Drop unusable rows and exact duplicates.
+def clean(
+    table: pd.DataFrame,
+    max_drop_fraction: float = 0.05,
+    input_key: Callable[[str], str] | None = None,
+) -> tuple[pd.DataFrame, CleanReport]:
+    """Drop unusable rows and duplicate model inputs.
 
     Duplicates are dropped inside train, validation and an unsplit corpus; across provided
     splits the copy in test (else validation) is kept. A provided test split keeps every row.
@@ -107,6 +156,8 @@ def clean(table: pd.DataFrame, max_drop_fraction: float = 0.05) -> tuple[pd.Data
         table: text[, text_pair], label[, split].
         max_drop_fraction: refuse the corpus when more than this fraction of rows have an empty
             text or a missing label (a sign of a wrong column or a broken file).
+        input_key: what a text is to the model (`model_input_key(tokenizer)`); default: the
+            tokenizer-free normalisation of `model_input_key(None)`.
 
     Raises:
         DataError: too many unusable rows, or nothing left.
@@ -125,7 +176,7 @@ def clean(table: pd.DataFrame, max_drop_fraction: float = 0.05) -> tuple[pd.Data
             "data.max_drop_fraction to drop them."
         )
     table = table[~(empty | missing)]
-    ids = example_ids(table)
+    ids = _input_ids(table, input_key or model_input_key(None))
     if "split" in table:
         keep, duplicates, repeated = _duplicates_split(ids, table["split"])
     else:
@@ -144,7 +195,7 @@ def _log_report(report: CleanReport) -> None:
     if report.empty_text or report.missing_label or report.duplicates_dropped:
         per_split = ", ".join(f"{k} {v}" for k, v in report.duplicates.items())
         log.info(
-            "Cleaning dropped %d empty texts, %d missing labels, %d exact duplicates (%s)",
+            "Cleaning dropped %d empty texts, %d missing labels, %d duplicate model inputs (%s)",
             report.empty_text,
             report.missing_label,
             report.duplicates_dropped,

@@ -89,7 +89,10 @@ class CorpusRecipe:
         from transformers import AutoTokenizer
 
         start = time.perf_counter()
-        table, report = cleaning.clean(self.source.load(), self.max_drop_fraction)
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        table, report = cleaning.clean(
+            self.source.load(), self.max_drop_fraction, cleaning.model_input_key(tok)
+        )
         provided = table["split"].to_numpy(str) if "split" in table else np.full(len(table), "")
         train_rows = (provided != "test") & (provided != "validation")
         names = self.task.label_names(table["label"][train_rows], self.label_separator)
@@ -98,7 +101,6 @@ class CorpusRecipe:
             where = f"The provided {split} split"
             check_unseen_labels(self.task, rows, names, self.label_separator, where)
         labels = self.task.encode(table["label"], names, self.label_separator)
-        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         pairs = table["text_pair"].astype(str).tolist() if "text_pair" in table else None
         ids, offsets, types = tokenize(
             tok,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from bertlab.data.batching import BucketBatchSampler, PadCollator
@@ -190,7 +191,8 @@ class TextClassificationDataModule(L.LightningDataModule):
             "cache_key": self.cache_path.name,
             "cleaning": self._meta["clean"],
         }
-        return manifest(self.indices, self.corpus.example_ids.astype(str), counts, extra)
+        ids, labels = self.corpus.example_ids.astype(str), self.corpus.labels
+        return manifest(self.indices, ids, counts, extra, labels)
 
     def train_label_counts(self) -> dict[str, int]:
         """Per-label counts of what the loss sees: the train split's rows, or with
@@ -264,6 +266,10 @@ class TextClassificationDataModule(L.LightningDataModule):
             for k in ("num_workers", "pin_memory")
         )
         return dict(
+            # its own generator: each iter() of a loader draws a seed from it, never from the
+            # global torch RNG (dropout's), so a validation pass or a new epoch's iterator
+            # leaves dropout's stream alone and a resume from an epoch's end is exact
+            generator=torch.Generator().manual_seed(int(self.hparams.seed)),
             collate_fn=PadCollator(self._meta["pad_token_id"], mult),
             num_workers=int(workers),
             pin_memory=bool(pin),

@@ -3,11 +3,14 @@ seeded. The test rows are left exactly as the three-way split gave them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
 
 from bertlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def check_fold(fold: tuple[int, int]) -> tuple[int, int]:
@@ -58,9 +61,27 @@ def fold_split(
     """
     index, k = check_fold(fold)
     pool = np.sort(np.concatenate([indices["train"], indices["validation"]]))
+    if strata is not None and index == 0:
+        _warn_small_classes(np.asarray(strata)[pool], k)
     folds = assign_folds(len(pool), k, seed, None if strata is None else strata[pool])
     return {
         "train": pool[folds != index],
         "validation": pool[folds == index],
         "test": indices["test"],
     }
+
+
+def _warn_small_classes(strata: np.ndarray, k: int) -> None:
+    """Warn when a class has fewer rows than folds: some validation folds lack it, and their
+    F1 / MCC are computed without it."""
+    classes, counts = np.unique(strata, return_counts=True)
+    small = [(int(c), int(n)) for c, n in zip(classes, counts, strict=True) if n < k]
+    if small:
+        log.warning(
+            "cv.k=%d but class(es) %s have fewer examples in train+validation than folds "
+            "(class id: count); %d fold(s) validate without them. Use a smaller cv.k or add "
+            "examples of those classes.",
+            k,
+            ", ".join(f"{c}: {n}" for c, n in small[:10]) + (" ..." if len(small) > 10 else ""),
+            k - min(n for _, n in small),
+        )

@@ -35,8 +35,11 @@ class ResumableBatchSampler(Sampler[list[int]]):
         if at is None:
             return iter(self.sampler)
         epoch, done = at
-        if done >= len(self.sampler):  # saved at the end of an epoch: start the next one
-            epoch, done = epoch + 1, 0
+        if done >= len(self.sampler):
+            # saved at the end of an epoch (before or after its validation, which count the
+            # epoch differently): the next epoch is a whole one, its number is Lightning's
+            # (`set_epoch` at every epoch start)
+            return iter(self.sampler)
         self.set_epoch(epoch)
         return itertools.islice(iter(self.sampler), done, None)
 

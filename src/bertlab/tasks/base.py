@@ -3,6 +3,9 @@ how logits become outputs. One `Task` subclass per problem type; nothing else br
 
 from __future__ import annotations
 
+import logging
+import math
+import unicodedata
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -12,6 +15,8 @@ import torch
 from torchmetrics import Metric
 
 from bertlab.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 class Task:
@@ -44,8 +49,12 @@ class Task:
 
     # ---- labels ----
     def label_names(self, labels: pd.Series, separator: str | None) -> list[str]:
-        """The sorted distinct label names of a column (numbers in numeric order)."""
-        return sorted({label_name(v) for v in labels}, key=_sort_key)
+        """The sorted distinct label names of a column (numbers in numeric order).
+
+        Raises:
+            DataError: one number written two ways ("1" and "1.0").
+        """
+        return sorted_names(named_labels(labels))
 
     def encode(self, labels: pd.Series, names: Sequence[str], separator: str | None) -> np.ndarray:
         """Labels as model targets (int64 class ids unless a subclass says otherwise)."""
@@ -122,22 +131,54 @@ class Task:
 
 
 def label_name(value) -> str:
-    """A label value as its name: 1.0 → "1", "pos" → "pos"."""
+    """A label value as its name: 1.0 → "1", "pos " → "pos", NFD "café" → NFC "café"."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value)
+    return unicodedata.normalize("NFC", str(value)).strip()
 
 
-def _sort_key(value: str) -> tuple[int, float | str]:
+def named_labels(values) -> set[str]:
+    """The names of label values, warning once where distinct values became one name."""
+    by_name: dict[str, set[str]] = {}
+    for value in values:
+        raw = str(int(value) if isinstance(value, float) and value.is_integer() else value)
+        by_name.setdefault(label_name(value), set()).add(raw)
+    merged = {name: sorted(raw) for name, raw in by_name.items() if len(raw) > 1}
+    if merged:
+        log.warning(
+            "Labels that differ only by Unicode normalisation or surrounding whitespace are "
+            "merged: %s",
+            "; ".join(f"{[*raw]!r} → {name!r}" for name, raw in sorted(merged.items())),
+        )
+    return set(by_name)
+
+
+def _sort_key(value: str) -> tuple[int, float, str]:
+    """Numbers numerically, then other names; ties broken by the text (a total order)."""
     try:
-        return (0, float(value))
+        number = float(value)
     except ValueError:
-        return (1, value)
+        return (1, 0.0, value)
+    return (0, number, value) if math.isfinite(number) else (1, 0.0, value)
 
 
 def sorted_names(names: set[str]) -> list[str]:
-    """Label names in order: numbers numerically, then strings."""
-    return sorted(names, key=_sort_key)
+    """Label names in order: numbers numerically, then strings (total, hash-seed free).
+
+    Raises:
+        DataError: two names are one number written two ways ("1" and "1.0").
+    """
+    ordered = sorted(names, key=_sort_key)
+    numbers: dict[float, str] = {}
+    for name in ordered:
+        kind, number, _ = _sort_key(name)
+        if kind == 0 and number in numbers:
+            raise DataError(
+                f"The labels {numbers[number]!r} and {name!r} are the same number written two "
+                "ways, so they would be two classes. Write each label one way in the file."
+            )
+        numbers.setdefault(number, name)
+    return ordered
 
 
 def unseen_labels(task: Task, labels: pd.Series, known: Sequence[str], separator: str | None):

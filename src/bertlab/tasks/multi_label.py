@@ -9,14 +9,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torchmetrics import Metric
-from torchmetrics.classification import (
-    MultilabelAccuracy,
-    MultilabelF1Score,
-    MultilabelMatthewsCorrCoef,
-)
+from torchmetrics.classification import MultilabelAccuracy, MultilabelF1Score
 
 from bertlab.errors import DataError
-from bertlab.tasks.base import Task, label_name, sorted_names
+from bertlab.tasks.base import Task, label_name, named_labels, sorted_names
+from bertlab.tasks.defined_metrics import MultilabelMCC
 
 
 class MultiLabel(Task):
@@ -30,7 +27,9 @@ scores = 1 / (1 + np.exp(-logits))  # sigmoid: a probability per label
 print([[labels[j] for j in np.flatnonzero(row >= 0.5)] for row in scores], scores)"""
 
     def label_names(self, labels: pd.Series, separator: str | None) -> list[str]:
-        return sorted_names({n for row in labels for n in split_labels(row, separator)})
+        return sorted_names(
+            named_labels(v for row in labels for v in split_labels(row, separator, raw=True))
+        )
 
     def encode(self, labels: pd.Series, names: Sequence[str], separator: str | None) -> np.ndarray:
         """Float32 multi-hot rows."""
@@ -53,7 +52,7 @@ print([[labels[j] for j in np.flatnonzero(row >= 0.5)] for row in scores], score
         return {
             "acc": MultilabelAccuracy(num_labels),
             "f1": MultilabelF1Score(num_labels, average="macro"),
-            "mcc": MultilabelMatthewsCorrCoef(num_labels),
+            "mcc": MultilabelMCC(num_labels),
         }
 
     def metric_sizes(self, num_labels: int) -> dict[str, int]:
@@ -74,13 +73,15 @@ print([[labels[j] for j in np.flatnonzero(row >= 0.5)] for row in scores], score
         return table
 
 
-def split_labels(value, separator: str | None) -> list[str]:
-    """A multi-label cell as label names: a list, or a string cut at `separator`."""
+def split_labels(value, separator: str | None, raw: bool = False) -> list:
+    """A multi-label cell as label names: a list, or a string cut at `separator` (`raw`: the
+    values before `label_name`)."""
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [label_name(v) for v in value]
+        return list(value) if raw else [label_name(v) for v in value]
     if separator is None:
         raise DataError(
             "Multi-label string labels need data.label_separator (e.g. ',' for 'a,b'), or "
             "give labels as JSON lists in a JSONL file."
         )
-    return [p.strip() for p in str(value).split(separator) if p.strip()]
+    parts = [p.strip() for p in str(value).split(separator) if p.strip()]  # "a, b" is usual
+    return parts if raw else [label_name(p) for p in parts]

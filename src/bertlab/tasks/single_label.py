@@ -8,14 +8,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torchmetrics import Metric
-from torchmetrics.classification import (
-    BinaryAUROC,
-    MulticlassAccuracy,
-    MulticlassF1Score,
-    MulticlassMatthewsCorrCoef,
-)
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from bertlab.tasks.base import Task
+from bertlab.tasks.defined_metrics import DefinedBinaryAUROC, MulticlassMCC
 
 
 class SingleLabel(Task):
@@ -44,11 +40,11 @@ print([labels[i] for i in scores.argmax(-1)], scores)"""
         return {
             "acc": MulticlassAccuracy(num_labels, average="micro"),
             "f1": MulticlassF1Score(num_labels, average="macro"),
-            "mcc": MulticlassMatthewsCorrCoef(num_labels),
+            "mcc": MulticlassMCC(num_labels),
         }
 
     def score_metrics(self, num_labels: int) -> dict[str, Metric]:
-        return {"auroc": BinaryAUROC()} if num_labels == 2 else {}
+        return {"auroc": DefinedBinaryAUROC()} if num_labels == 2 else {}
 
     def metric_sizes(self, num_labels: int) -> dict[str, int]:
         return {"num_classes": num_labels}

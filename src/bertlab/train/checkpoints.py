@@ -15,6 +15,7 @@ from pathlib import Path
 from bertlab.callbacks.checkpoint_rules import check_resumable, is_weights_only
 from bertlab.callbacks.trial import in_sweep_trial
 from bertlab.train.run_dir import RunDir
+from bertlab.utils.checkpoint_io import checksum_path
 
 __all__ = [
     "CHECKPOINTS",
@@ -44,8 +45,8 @@ def relative_path(path: str | Path | None, base: Path) -> str | None:
 
 
 def delete_checkpoints(run_dir: Path) -> int:
-    """Delete every ``*.ckpt`` in ``run_dir``'s ``checkpoints/`` folders (its own and, for a
-    cross-validated trial, its folds'); metrics, logs and config stay.
+    """Delete every ``*.ckpt`` (and its checksum) in ``run_dir``'s ``checkpoints/`` folders
+    (its own and, for a cross-validated trial, its folds'); metrics, logs and config stay.
 
     Returns:
         The bytes freed.
@@ -55,6 +56,7 @@ def delete_checkpoints(run_dir: Path) -> int:
         try:
             size = path.stat().st_size
             path.unlink()
+            checksum_path(path).unlink(missing_ok=True)
         except FileNotFoundError:
             continue  # another worker got there first
         freed += size

@@ -86,7 +86,8 @@ def check_max_length(cfg: DictConfig) -> None:
 
 def _lacks_file(source: Any) -> bool:
     """A local-file source with neither a path nor per-split files."""
-    if not isinstance(source, DictConfig) or "path" not in source or "files" not in source:
+    # `"path" in source` is False while path is ??? (missing): ask the keys
+    if not isinstance(source, DictConfig) or not {"path", "files"} <= set(source.keys()):
         return False
     return OmegaConf.is_missing(source, "path") or (not source.path and not source.files)
 

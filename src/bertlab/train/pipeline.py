@@ -16,6 +16,7 @@ from bertlab.callbacks.random_state import RandomState
 from bertlab.callbacks.training import NonFiniteLossGuard, ValidationHistory
 from bertlab.data.encoding import Encoding
 from bertlab.errors import BertlabError, DataError, RunDirError
+from bertlab.train.best import checkpoint_row
 from bertlab.train.checkpoints import relative_path
 from bertlab.train.config_checks import check_config
 from bertlab.train.cv import cross_validate, fold_count
@@ -205,10 +206,10 @@ def train(
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
 
     metric, mode = cfg.objective.metric, cfg.objective.mode
-    best_row = history.best(metric, mode)
-    best = best_row[metric] if best_row else math.nan
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    best_row = checkpoint_row(history.epochs, best_path) or history.best(metric, mode)
+    best = best_row.get(metric, math.nan) if best_row else math.nan
     record = {
         "objective": metric,
         "mode": mode,

@@ -12,6 +12,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from bertlab.data.split import label_differences
+
 # Keys whose change makes a resumed run a different experiment (refused); others may change
 # (e.g. trainer.max_epochs to train longer) and are only logged.
 RESUME_FIXED = ("data", "model", "seed", "objective")
@@ -37,7 +39,7 @@ def split_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
             out.append(f"{name}: {now['size']} examples now, {then['size']} in the run")
         elif then["ids_sha256"] != now["ids_sha256"]:
             out.append(f"{name}: same size ({now['size']}) but other examples")
-    return out
+    return out + label_differences(recorded, current)
 
 
 def config_differences(

@@ -12,7 +12,13 @@ import pytest
 from bertlab.data import LocalFile, TextClassificationDataModule
 from bertlab.errors import DataError
 from bertlab.testing import make_toy_corpus
-from bertlab.train.verify import MANIFEST, check_same_split
+from bertlab.train.run_dir import RunDir
+
+MANIFEST = RunDir.MANIFEST
+
+
+def check_same_split(run, current) -> None:
+    RunDir(run).check_same_split(current)
 
 
 def _datamodule(train, test, cache_dir) -> TextClassificationDataModule:

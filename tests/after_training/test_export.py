@@ -18,7 +18,7 @@ import pytest
 from transformers import pipeline
 
 import bertlab
-from bertlab.errors import ModelError
+from bertlab.errors import ModelError, RunDirError
 from bertlab.tools.export import export
 from bertlab.tools.export import main as export_main
 from helpers.runs import ROOT
@@ -106,11 +106,11 @@ def test_force_replaces_the_whole_directory(run, tmp_path):
 def test_a_failed_export_leaves_the_target_as_it_was(run, tmp_path):
     broken = Path(shutil.copytree(run, tmp_path / "run"))
     (broken / "metrics.json").write_text('{"best_checkpoint": ')  # truncated: the card fails
-    with pytest.raises(json.JSONDecodeError):  # after the model and tokenizer were written
+    with pytest.raises(RunDirError, match="metrics.json"):  # after the weights were written
         export(broken, tmp_path / "new", checkpoint="last")
     previous = export(run, tmp_path / "hf")
     before = tree(previous)
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(RunDirError, match="metrics.json"):
         export(broken, previous, checkpoint="last", force=True)
     assert tree(previous) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "run"]

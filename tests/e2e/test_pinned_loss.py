@@ -12,6 +12,8 @@ How the constants were obtained: this test run on the 2-core CPU dev machine (to
 lightning 2.6.6, transformers as locked), twice, with the same values to the last digit; they
 are printed by `pytest tests/e2e/test_pinned_loss.py -s`. `python train.py` with the same
 overrides (a subprocess) logged the same values.
+Last re-pinned when the loaders got their own seeded generator (issue 20.7: a loader's iter()
+no longer draws from the global torch RNG, so dropout's masks differ from the first batch on).
 When the change is deliberate (a new loss, initialisation, batching, schedule, or a library
 upgrade that moves the last digits), rerun with `-s`, check the new numbers are plausible and
 that the rest of the suite passes, and replace the constants in the same commit, saying why.
@@ -28,14 +30,14 @@ from helpers.runs import tiny_overrides
 STEPS = 8  # batches of 32 from the 240-row train split: all within the first epoch
 # train/loss_step of batches 1..STEPS; LOSSES[-1] is the loss after STEPS - 1 updates.
 LOSSES = [
-    0.69000369,
-    0.72076035,
-    0.69121939,
-    0.68629789,
-    0.72135663,
-    0.69243526,
-    0.70820761,
-    0.69040096,
+    0.68918115,
+    0.72106189,
+    0.69242281,
+    0.68752009,
+    0.71876693,
+    0.69149339,
+    0.70010638,
+    0.69642925,
 ]
 
 

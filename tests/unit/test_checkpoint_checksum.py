@@ -10,6 +10,7 @@ import os
 import pytest
 import torch
 
+from bertlab.callbacks.training import moved_checkpoint_state
 from bertlab.errors import ModelError
 from bertlab.train.resume import newest_checkpoint
 from bertlab.utils.checkpoint_io import AtomicCheckpointIO, load_checkpoint_file
@@ -79,3 +80,22 @@ def test_a_checkpoint_without_a_checksum_still_loads(tmp_path):
     path = tmp_path / "old.ckpt"
     torch.save(_state(2), path)
     assert load_checkpoint_file(path)["global_step"] == 2
+
+
+def test_a_checkpoint_state_from_a_moved_run_dir_points_into_the_new_one():
+    """A copied run dir resumes with its own top-k record (a tie keeps the earlier epoch)."""
+    old, new = "/runs/a/checkpoints", "/runs/b/checkpoints"
+    state = {
+        "dirpath": old,
+        "best_model_path": f"{old}/epoch00-step15.ckpt",
+        "kth_best_model_path": f"{old}/epoch00-step15.ckpt",
+        "last_model_path": f"{old}/last.ckpt",
+        "best_k_models": {f"{old}/epoch00-step15.ckpt": 0.5},
+        "best_model_score": 0.5,
+    }
+    moved = moved_checkpoint_state(state, new)
+    assert moved["dirpath"] == new
+    assert moved["best_model_path"] == f"{new}/epoch00-step15.ckpt"
+    assert moved["last_model_path"] == f"{new}/last.ckpt"
+    assert moved["best_k_models"] == {f"{new}/epoch00-step15.ckpt": 0.5}
+    assert moved_checkpoint_state(state, old) is state

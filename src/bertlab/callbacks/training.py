@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import lightning as L
@@ -94,7 +95,37 @@ class NonFiniteLossGuard(L.Callback):
             )
 
 
-class FinalModelCheckpoint(ModelCheckpoint):
+def moved_checkpoint_state(state: dict[str, Any], dirpath: str | None) -> dict[str, Any]:
+    """A ModelCheckpoint state saved in another directory, its paths moved to `dirpath`.
+
+    A run dir that was copied or moved before `resume=` keeps its checkpoints' names; the
+    saved state names the old directory, where Lightning would forget the top-k scores (a
+    tie then picks another best epoch) and keep a best path into the other run."""
+    old = state.get("dirpath")
+    if dirpath is None or old is None or old == dirpath:
+        return state
+
+    def moved(path: Any) -> Any:
+        if isinstance(path, str) and path and os.path.dirname(path) == old:
+            return os.path.join(dirpath, os.path.basename(path))
+        return path
+
+    state = dict(state, dirpath=dirpath)
+    for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+        state[key] = moved(state.get(key))
+    if isinstance(state.get("best_k_models"), dict):
+        state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
+    return state
+
+
+class MovableCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint whose state survives a copied or moved run directory."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(moved_checkpoint_state(state_dict, self.dirpath))
+
+
+class FinalModelCheckpoint(MovableCheckpoint):
     """Lightning's ModelCheckpoint whose `last.ckpt` is always the final state of training.
 
     Lightning refreshes `last.ckpt` only when a top-k checkpoint is saved in the same step, so
@@ -136,7 +167,7 @@ class FinalModelCheckpoint(ModelCheckpoint):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
-class StepCheckpoint(ModelCheckpoint):
+class StepCheckpoint(MovableCheckpoint):
     """Lightning's ModelCheckpoint for step checkpoints, which exist for resume after a kill.
 
     When training ends cleanly (not on an exception, Ctrl-C or kill) its files are deleted,

@@ -83,7 +83,7 @@ def lock_space(space: SearchSpace) -> SearchSpace:
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
-    """The run's ``metrics.json`` as a dict ({} when missing or unreadable)."""
+    """The run's ``metrics.json`` as a dict ({} when missing; a damaged one raises RunDirError)."""
     return RunDir(run_dir).metrics()
 
 

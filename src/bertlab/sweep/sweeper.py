@@ -24,6 +24,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from bertlab.errors import RunDirError
 from bertlab.sweep import context, lockbox, samplers, summary
 from bertlab.sweep import study as st
 from bertlab.sweep.errors import SweepError
@@ -254,7 +255,11 @@ def _run_dir(ret: JobReturn | None, sweep_dir: Path, number: int) -> Path:
 def _record_metrics(trial: optuna.Trial, run_dir: Path) -> None:
     """Copy run dir, best epoch, checkpoint and epochs (from ``metrics.json``) onto the trial."""
     trial.set_user_attr(summary.RUN_DIR, str(run_dir))
-    metrics = lockbox.read_metrics(run_dir)
+    try:
+        metrics = lockbox.read_metrics(run_dir)
+    except RunDirError as err:  # the trial's value came back; its record did not
+        log.warning("Trial %d: %s", trial.number, err)
+        return
     if metrics.get("best_epoch") is not None:
         trial.set_user_attr(summary.BEST_EPOCH, metrics["best_epoch"])
     if metrics.get("best_checkpoint"):

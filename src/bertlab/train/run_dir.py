@@ -149,11 +149,15 @@ class RunDir:
             ) from err
 
     def read_json_or_empty(self, name: str) -> dict:
-        """A run file as JSON; {} when it is missing or unreadable (optional records)."""
-        try:
-            return self.read_json(name)
-        except RunDirError:
+        """A run file as JSON; {} when it is missing (optional records).
+
+        Raises:
+            RunDirError: the file is there but damaged (a record read as empty would be a
+                silently wrong one).
+        """
+        if not (self.path / name).exists():
             return {}
+        return self.read_json(name)
 
     def metrics(self) -> dict:
         """`metrics.json` ({} when the run has none yet)."""

@@ -56,6 +56,17 @@ def test_a_second_run_into_the_same_dir_is_refused(finished):
     assert digests(run) == before and not (run / "FAILED.txt").exists()
 
 
+def test_a_refused_run_with_other_settings_leaves_the_hydra_copies_alone(finished):
+    """`bertlab.sweep.final` reads .hydra/config.yaml back: a refused run must not rewrite it
+    (issue 20.9: it did, with the refused run's settings)."""
+    run, _, overrides = finished
+    before = digests(run)
+    proc = run_train(*overrides, "model.optimizer.lr=0.05", "seed=7")
+    assert proc.returncode == 2 and "already holds a run" in output(proc)
+    assert digests(run) == before
+    assert "0.05" not in (run / ".hydra" / "overrides.yaml").read_text()
+
+
 def test_runs_started_in_the_same_second_get_their_own_dirs(tmp_path, tiny_model_dir, tiny_csv):
     overrides = [
         o

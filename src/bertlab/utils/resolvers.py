@@ -20,16 +20,21 @@ def run_dir(resume: str | None, default: str) -> str:
     return str(Path(resume).resolve()) if resume else default
 
 
-def output_subdir(resume: str | None) -> str | None:
-    """Hydra's `.hydra` copies of the config: not rewritten over a resumed run's own."""
-    return None if resume else HYDRA_SUBDIR
+def output_subdir(resume: str | None, output_dir: str | None = None) -> str | None:
+    """Hydra's `.hydra` copies of the config: not rewritten over a resumed run's own, nor
+    over those of a run already in `output_dir` (the pipeline then refuses the new run, and
+    `bertlab.sweep.final` reads these copies back)."""
+    if resume or (output_dir and (Path(output_dir) / HYDRA_SUBDIR).exists()):
+        return None
+    return HYDRA_SUBDIR
 
 
 def register() -> None:
     """`${bertlab.fast_precision:<accelerator>}`, `${bertlab.cwd:}` (the launch directory,
     known also where `${hydra:runtime.cwd}` is not yet, e.g. while a sweeper starts),
-    `${bertlab.train.run_dir:${resume},<default>}`, `${bertlab.output_subdir:${resume}}` and
-    `${bertlab.run_suffix:}` and `${bertlab.basename:<path>}` (a run's name for loggers)."""
+    `${bertlab.train.run_dir:${resume},<default>}`,
+    `${bertlab.output_subdir:${resume},${hydra.runtime.output_dir}}`, `${bertlab.run_suffix:}`
+    and `${bertlab.basename:<path>}` (a run's name for loggers)."""
     resolvers = {
         "bertlab.fast_precision": fast_precision,
         "bertlab.cwd": os.getcwd,

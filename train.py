@@ -30,16 +30,21 @@ def main(cfg: DictConfig) -> float:
         return run(cfg)
     except BertlabError as err:
         log.error("%s", err)
-        if cfg.get("hparams_search") or _in_multirun():
-            raise  # a sweeper records the failed trial and goes on
-        sys.exit(2)
+        if _sweeper_records_failures():
+            raise  # bertlab's sweeper records the failed trial and goes on
+        sys.exit(2)  # a single run, or Hydra's basic sweeper (it stops at a failed job anyway)
 
 
-def _in_multirun() -> bool:
+def _sweeper_records_failures() -> bool:
+    """Whether this job runs under a sweeper that records a failed job and goes on (bertlab's
+    Optuna sweeper); Hydra's basic sweeper would print the traceback and exit 1."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    return HydraConfig.get().mode == RunMode.MULTIRUN
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return False
+    return not str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper")
 
 
 if __name__ == "__main__":

@@ -36,15 +36,18 @@ def main(cfg: DictConfig) -> float:
 
 
 def _sweeper_records_failures() -> bool:
-    """Whether this job runs under a sweeper that records a failed job and goes on (bertlab's
-    Optuna sweeper); Hydra's basic sweeper would print the traceback and exit 1."""
+    """Whether the error should go back to a sweeper (bertlab's Optuna sweeper records the
+    failed trial and goes on) or a launcher running jobs elsewhere (SLURM); in a single run
+    or under Hydra's basic sweeper and launcher (which would print the traceback and exit 1)
+    the process exits 2 itself."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return False
-    return not str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper")
+    basic = ("sweeper", ".BasicSweeper"), ("launcher", ".BasicLauncher")
+    return not all(str(hydra_cfg[k].get("_target_", "")).endswith(v) for k, v in basic)
 
 
 if __name__ == "__main__":

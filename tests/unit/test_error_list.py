@@ -186,3 +186,11 @@ def test_a_read_only_cache_without_the_entry_is_refused(tiny_csv, tmp_path, monk
             _datamodule(tiny_csv, cache).prepare_data()
     finally:
         cache.chmod(0o755)
+
+
+def test_an_empty_split_is_pinned():
+    """A source giving no test rows: the split manifest failed on reshaping 0 labels."""
+    from bertlab.data.split import label_pin
+
+    assert label_pin(np.array([], str), np.array([], np.int64))["width"] == 1
+    assert label_pin(np.array([], str), np.zeros((0, 3), np.float32))["width"] == 3

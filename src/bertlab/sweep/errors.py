@@ -14,7 +14,8 @@ class SweepError(BertlabError):
 
 
 class ReportedSweepError(SweepError, CompactHydraException):
-    """A SweepError leaving the Hydra sweeper: Hydra prints its message alone and exits 1."""
+    """A SweepError raised to Hydra under HYDRA_FULL_ERROR=1 (see `exit_with`): Hydra prints
+    it with its traceback."""
 
 
 def exit_with(err: SweepError) -> NoReturn:

@@ -30,16 +30,24 @@ def main(cfg: DictConfig) -> float:
         return run(cfg)
     except BertlabError as err:
         log.error("%s", err)
-        if cfg.get("hparams_search") or _in_multirun():
-            raise  # a sweeper records the failed trial and goes on
-        sys.exit(2)
+        if _sweeper_records_failures():
+            raise  # bertlab's sweeper records the failed trial and goes on
+        sys.exit(2)  # a single run, or Hydra's basic sweeper (it stops at a failed job anyway)
 
 
-def _in_multirun() -> bool:
+def _sweeper_records_failures() -> bool:
+    """Whether the error should go back to a sweeper (bertlab's Optuna sweeper records the
+    failed trial and goes on) or a launcher running jobs elsewhere (SLURM); in a single run
+    or under Hydra's basic sweeper and launcher (which would print the traceback and exit 1)
+    the process exits 2 itself."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    return HydraConfig.get().mode == RunMode.MULTIRUN
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return False
+    basic = ("sweeper", ".BasicSweeper"), ("launcher", ".BasicLauncher")
+    return not all(str(hydra_cfg[k].get("_target_", "")).endswith(v) for k, v in basic)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ directory, or a hub name (online only)."""
 from __future__ import annotations
 
 import importlib.resources
+import json
 import logging
 import os
 from pathlib import Path
@@ -78,8 +79,48 @@ def resolve_pretrained(name_or_path: str | os.PathLike) -> Path:
                 f"model.pretrained={name} has no config.json; it is not a Hugging Face checkpoint "
                 "directory. Point it at a folder written by save_pretrained."
             )
+        check_safetensors(path)
         return path
     return _download_from_hub(name)
+
+
+def check_safetensors(directory: Path) -> None:
+    """Refuse a `*.safetensors` file in `directory` that is cut short or has a bad header.
+
+    A truncated file otherwise surfaces after the data work as safetensors' "invalid header
+    length", without the file's name. Reads only each file's header.
+
+    Raises:
+        ModelError: naming the file and what is wrong with it.
+    """
+    for weights in sorted(directory.glob("*.safetensors")):
+        if problem := _safetensors_problem(weights):
+            raise ModelError(
+                f"{weights} is damaged: {problem}. It was probably cut short by an interrupted "
+                "copy or download; copy the checkpoint directory again (or save_pretrained it "
+                "anew)."
+            )
+
+
+def _safetensors_problem(weights: Path) -> str | None:
+    """What is wrong with a safetensors file's header or length, or None."""
+    size = weights.stat().st_size
+    with open(weights, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, shorter than a safetensors header"
+        length = int.from_bytes(head, "little")
+        if length > size - 8:
+            return f"its header claims {length} bytes but the file has {size}"
+        try:
+            header = json.loads(f.read(length))
+        except ValueError:
+            return "its header is not valid JSON"
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    expected = 8 + length + max(ends, default=0)
+    if size < expected:
+        return f"{size} bytes, but its header describes {expected}"
+    return None
 
 
 def _download_from_hub(name: str) -> Path:

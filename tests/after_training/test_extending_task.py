@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -36,10 +37,8 @@ def test_example_5_ordinal_task(tmp_path, tiny_model_dir, monkeypatch):
     ratings_csv(tmp_path / "ratings.csv")
     out = tmp_path / "run"
     pkg = str(tmp_path / "pkg")
-    env = {
-        "PYTHONPATH": os.pathsep.join([pkg, os.environ.get("PYTHONPATH", "")]),
-        "BERTLAB_TRUSTED_TARGETS": "my_tasks.",
-    }
+    # named on the user's own command line: no BERTLAB_TRUSTED_TARGETS (it was needed)
+    env = {"PYTHONPATH": os.pathsep.join([pkg, os.environ.get("PYTHONPATH", "")])}
     opts = with_epochs(tiny_model_dir, tmp_path / "ratings.csv", out, tmp_path / "c", epochs=6)
     proc = run_train(
         *opts,
@@ -69,3 +68,7 @@ def test_example_5_ordinal_task(tmp_path, tiny_model_dir, monkeypatch):
     sys.modules.pop("my_tasks", None)
     with pytest.raises(bertlab.errors.ConfigError, match="BERTLAB_TRUSTED_TARGETS"):
         bertlab.load(out)
+    copied = shutil.copytree(out, tmp_path / "copied")  # a run dir someone sent
+    with pytest.raises(bertlab.errors.ConfigError, match="BERTLAB_TRUSTED_TARGETS"):
+        evaluate(copied)
+    assert "my_tasks" not in sys.modules  # refused before importing it

@@ -53,10 +53,12 @@ def test_unknown_task_names_the_choices():
         get_task("ordinal")
 
 
-def test_an_untrusted_class_path_is_refused_before_import(monkeypatch):
+def test_an_untrusted_class_path_from_a_run_is_refused_before_import(monkeypatch):
     monkeypatch.delenv("BERTLAB_TRUSTED_TARGETS", raising=False)
     with pytest.raises(ConfigError, match="BERTLAB_TRUSTED_TARGETS"):
-        get_task("os.system")
+        get_task("os.system", origin="run/config.yaml")
+    with pytest.raises(ConfigError, match="not a subclass of bertlab.tasks.Task"):
+        get_task("os.system")  # your own command line: imported, then refused as no Task
 
 
 def test_registered_task_is_selected_by_name():

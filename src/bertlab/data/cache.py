@@ -6,6 +6,7 @@ removed."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -22,7 +23,7 @@ from bertlab.data.tokenize import (
     cache_key,
     tokenizer_vocab_size,
 )
-from bertlab.errors import DataError
+from bertlab.errors import BertlabError, DataError, DiskFullError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def load_or_build(
         build: makes the corpus on a miss.
         tokenizer_dir: the tokenizer `build` uses; its vocabulary size is saved with the entry.
     """
-    entry.parent.mkdir(parents=True, exist_ok=True)
+    if not _writable_dir(entry.parent):
+        return _load_read_only(entry)
     with FileLock(str(entry.with_name(f"{entry.name}.lock"))):
         _remove_stale_temps(entry)
         if os.path.lexists(entry):
@@ -60,8 +62,70 @@ def load_or_build(
                 return corpus
         log.info("Tokenization cache miss for key %s: tokenizing", entry.name)
         corpus = build()
-        corpus.save(entry, tokenizer_vocab_size(tokenizer_dir))
+        try:
+            corpus.save(entry, tokenizer_vocab_size(tokenizer_dir))
+        except OSError as err:  # save removed its temporary dir: no half-written entry
+            raise _write_error(entry, err) from None
         return corpus
+
+
+def _writable_dir(folder: Path) -> bool:
+    """Make the cache dir if needed; whether entries can be written into it (a read-only dir
+    can still serve entries built before).
+
+    Raises:
+        DataError: it is a file, or cannot be created.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise DataError(
+            f"The tokenization cache dir {folder} (paths.cache_dir) is a file, not a "
+            "directory. Point paths.cache_dir (or BERTLAB_CACHE_DIR) at a directory."
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(
+            f"The tokenization cache dir {folder} (paths.cache_dir) cannot be created "
+            f"({err.strerror or err}). Point paths.cache_dir (or BERTLAB_CACHE_DIR) at a "
+            "writable directory."
+        ) from None
+    return os.access(folder, os.W_OK)
+
+
+def _load_read_only(entry: Path) -> TokenizedCorpus:
+    """Load a verified entry from a read-only cache dir (no lock: nothing is written there).
+
+    Raises:
+        DataError: the entry is missing or fails verification (it cannot be rebuilt there).
+    """
+    where = f"The tokenization cache dir {entry.parent} (paths.cache_dir) is read-only"
+    fix = (
+        "Point paths.cache_dir (or BERTLAB_CACHE_DIR) at a writable directory, where it is "
+        "built, or build it once where the cache is writable."
+    )
+    if not os.path.lexists(entry):
+        raise DataError(f"{where} and holds no entry for this data (key {entry.name}). {fix}")
+    try:
+        corpus = _load_entry(entry)
+    except CorruptEntry as err:
+        raise DataError(f"{where} and its entry {entry.name} is damaged ({err}). {fix}") from None
+    log.info("Tokenization cache hit %s (read-only dir): loaded %d rows", entry, len(corpus))
+    return corpus
+
+
+def _write_error(entry: Path, err: OSError) -> BertlabError:
+    """The error for a cache entry that could not be written (a full disk, a permission)."""
+    if err.errno == errno.ENOSPC:
+        return DiskFullError(
+            f"No space left on device while writing the tokenization cache entry {entry} "
+            "(nothing of it was kept). Free space there, or point paths.cache_dir (or "
+            "BERTLAB_CACHE_DIR) at a disk with room."
+        )
+    return DataError(
+        f"The tokenization cache entry {entry} could not be written ({err.strerror or err}; "
+        "nothing of it was kept). Point paths.cache_dir (or BERTLAB_CACHE_DIR) at a writable "
+        "directory."
+    )
 
 
 def _load_entry(entry: Path) -> TokenizedCorpus:

@@ -59,8 +59,9 @@ class TextClassificationDataModule(L.LightningDataModule):
         fold: ``(i, k)`` for k-fold cross-validation: validation is fold i of the pooled
             train+validation rows, train the other folds; the test rows stay as they are.
         fold_seed: seed of the fold assignment (default: the split seed).
-        task: the problem type (`bertlab.tasks`): single_label, multi_label, regression, or
-            a Task class path; it encodes the labels and is handed to the model.
+        task: the problem type (`bertlab.tasks`): single_label, multi_label, regression, a
+            Task class path, a `{_target_: <Task class>, <arguments>}` node (the `task` config
+            group) or a Task; built once here, it encodes the labels and is handed to the model.
         label_separator: separator of multi-label string labels ("a,b").
         max_drop_fraction: refuse the corpus if more rows than this are unusable.
         bucket: length-bucketed shuffling for training (True is faster: less padding).
@@ -83,7 +84,7 @@ class TextClassificationDataModule(L.LightningDataModule):
         split_seed: int | None = None,
         fold: tuple[int, int] | None = None,
         fold_seed: int | None = None,
-        task: str | Task = "single_label",
+        task: str | Mapping | Task = "single_label",
         label_separator: str | None = None,
         max_drop_fraction: float = 0.05,
         bucket: bool = True,
@@ -99,8 +100,8 @@ class TextClassificationDataModule(L.LightningDataModule):
         chunk_pooling: str = "mean",
     ) -> None:
         super().__init__()
-        self.task = get_task(task)
-        task = self.task.name  # plain values only: hparams travel in checkpoints
+        self.task = get_task(task)  # built once here; the pipeline hands it to the model
+        task = self.task.spec()  # plain values only: hparams travel in checkpoints
         split = check_ratios(split or {"train": 0.8, "validation": 0.1, "test": 0.1})
         split_seed = seed if split_seed is None else split_seed
         fold = None if fold is None else tuple(check_fold(fold))

@@ -176,7 +176,8 @@ def manifest(
 
 def _pairs(ids: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels as (n, width) float64 rows, and both in (id, label) order."""
-    values = np.asarray(labels, np.float64).reshape(len(ids), -1)
+    values = np.asarray(labels, np.float64)
+    values = values.reshape(len(ids), int(np.prod(values.shape[1:])) or 1)  # (0, w) if empty
     keys = [values[:, j] for j in reversed(range(values.shape[1]))]
     order = np.lexsort([*keys, np.asarray(ids).astype(str)])
     return np.asarray(ids).astype(str)[order], values[order]

@@ -129,7 +129,7 @@ class TextClassifier(L.LightningModule):
         if label_counts is not None:
             label_counts = {str(k): int(v) for k, v in label_counts.items()}
         self.task = get_task(task)
-        task = self.task.name  # saved as its name: checkpoints hold plain types only
+        task = self.task.spec()  # its name or {_target_, arguments}: plain types only
         check_head(head)
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "extra_metrics"])
         # A subclass's own __init__ frame is what Lightning records: put the plain values back

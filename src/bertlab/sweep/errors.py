@@ -1,5 +1,9 @@
 """Errors of the sweep tools."""
 
+import os
+import sys
+from typing import NoReturn
+
 from hydra.errors import CompactHydraException
 
 from bertlab.errors import BertlabError
@@ -10,4 +14,14 @@ class SweepError(BertlabError):
 
 
 class ReportedSweepError(SweepError, CompactHydraException):
-    """A SweepError leaving the Hydra sweeper: Hydra prints its message alone and exits 1."""
+    """A SweepError raised to Hydra under HYDRA_FULL_ERROR=1 (see `exit_with`): Hydra prints
+    it with its traceback."""
+
+
+def exit_with(err: SweepError) -> NoReturn:
+    """Print `err`'s message alone and exit with code 2 (a user error), as train.py does;
+    under ``HYDRA_FULL_ERROR=1`` raise it for Hydra to print with its traceback."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err if isinstance(err, ReportedSweepError) else ReportedSweepError(str(err)) from err
+    print(str(err), file=sys.stderr)
+    raise SystemExit(2) from err

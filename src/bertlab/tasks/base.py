@@ -3,6 +3,7 @@ how logits become outputs. One `Task` subclass per problem type; nothing else br
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import unicodedata
@@ -46,6 +47,47 @@ class Task:
     stratified: ClassVar[bool] = False
     metric_names: ClassVar[tuple[str, ...]]
     onnx_scores: ClassVar[str] = "print(logits)  # this task gives no decoding snippet"
+
+    def __new__(cls, *args, **kwargs):
+        """Record the constructor's arguments: `spec()` hands them on as plain data."""
+        self = super().__new__(cls)
+        self._arguments = {}
+        if cls.__init__ is object.__init__:
+            if args or kwargs:
+                raise TypeError(f"{cls.__name__}() takes no arguments")
+        else:
+            params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+            bound = inspect.Signature(params).bind(*args, **kwargs)
+            bound.apply_defaults()
+            for param in params:
+                value = bound.arguments.get(param.name)
+                if param.kind is param.VAR_KEYWORD:
+                    self._arguments.update(value or {})
+                elif param.kind is not param.VAR_POSITIONAL:
+                    self._arguments[param.name] = value
+        return self
+
+    def spec(self) -> str | dict:
+        """This task as plain data (what hyperparameters save): its registered name when it
+        is a built-in without arguments, else `{_target_: <class path>, **arguments}`.
+
+        Raises:
+            ConfigError: an argument is not a plain value (str, number, bool, None, lists and
+                dicts of them), so a checkpoint could not hold it.
+        """
+        from bertlab.errors import ConfigError
+
+        arguments = getattr(self, "_arguments", {})
+        for key, value in arguments.items():
+            if not _plain(value):
+                raise ConfigError(
+                    f"{class_path(type(self))}: argument {key}={value!r} is not a plain value "
+                    "(str, number, bool, None, or lists / dicts of them); a task's arguments "
+                    "are saved in checkpoints."
+                )
+        if type(self).__module__.startswith("bertlab.tasks.") and not arguments:
+            return self.name
+        return {"_target_": class_path(type(self)), **arguments}
 
     # ---- labels ----
     def label_names(self, labels: pd.Series, separator: str | None) -> list[str]:
@@ -128,6 +170,19 @@ class Task:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def class_path(cls: type) -> str:
+    """A class's dotted path, `module.QualName`."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _plain(value) -> bool:
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def label_name(value) -> str:

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from bertlab.data import clean as cleaning
 from bertlab.data.datamodule import TextClassificationDataModule
 from bertlab.data.split import split_name
+from bertlab.errors import DataError, RunDirError
 from bertlab.tasks.base import check_unseen_labels
 from bertlab.tools.loading import find_run_dir, run_config, run_encoding
 from bertlab.tools.predictor import Predictor
@@ -114,6 +115,12 @@ def evaluate(
         name = METRIC_PREFIX[split]
         datamodule = run_datamodule(run_dir)
         examples = len(datamodule.dataset(split))
+        if examples == 0:
+            raise DataError(
+                f"{run_dir} has no {split} split (it was trained with data.split.{split}=0): "
+                "nothing to score. Evaluate another split (--split validation) or a labelled "
+                "file (--file new.csv)."
+            )
         raw = run_stage(trainer, predictor, split, datamodule)
     metrics = {f"{name}/{key.split('/', 1)[1]}": float(value) for key, value in raw.items()}
     record = {
@@ -126,10 +133,26 @@ def evaluate(
     }
     suffix = "" if str(checkpoint) == "best" else f"-{Path(str(checkpoint)).stem}"
     path = Path(out) if out else run_dir / "eval" / f"{file.stem if file else split}{suffix}.json"
-    atomic_write_json(path, record)
-    print(json.dumps(metrics, indent=2))
+    print(json.dumps(metrics, indent=2))  # before saving: a read-only run dir still shows them
+    save_record(path, record)
     print(f"{examples} examples; saved to {path}")
     return record
+
+
+def save_record(path: Path, record: dict) -> None:
+    """Write the metrics JSON.
+
+    Raises:
+        RunDirError: the file cannot be written (e.g. a read-only run dir), naming it and
+            pointing at --out; the metrics were printed already.
+    """
+    try:
+        atomic_write_json(path, record)
+    except OSError as err:
+        raise RunDirError(
+            f"The metrics above could not be saved to {path} ({err.strerror or err}). "
+            "Save them elsewhere with --out <file.json> (e.g. when the run dir is read-only)."
+        ) from None
 
 
 def parser() -> argparse.ArgumentParser:

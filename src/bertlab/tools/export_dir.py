@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bertlab.errors import ModelError
+from bertlab.train.run_dir import RunDir
 
 
 def check_target(out: Path, run_dir: Path, force: bool) -> None:
-    """Refuse a target (resolved) that is a file, is or holds the run dir, or is not empty.
+    """Refuse a target (resolved) that is a file, is or holds the run dir, lies inside a run
+    dir (`RUN/checkpoints --force` would replace the run's checkpoints), or is not empty.
 
     Raises:
         ModelError: with what to do instead (e.g. pass --force to replace a non-empty dir).
@@ -29,12 +31,30 @@ def check_target(out: Path, run_dir: Path, force: bool) -> None:
             f"{out} is or contains the run dir {run_dir}, which the export must not replace; "
             "export to another directory."
         )
+    if inside := enclosing_run(out):
+        raise ModelError(
+            f"{out} lies inside the run dir {inside}: an export there could replace the run's "
+            "own files (its checkpoints, records). Export to a directory outside any run dir, "
+            "e.g. exported/."
+        )
     if out.exists() and not out.is_dir():
         raise ModelError(f"{out} is a file, not a directory; export to a directory.")
     if not force and out.is_dir() and any(out.iterdir()):
         raise ModelError(
             f"{out} is not empty; pass --force to replace its contents with the new export."
         )
+
+
+def enclosing_run(path: Path) -> Path | None:
+    """The run dir `path` is or lies in (one holding a run's claim marker, or its config and
+    label map), or None."""
+    for folder in (path, *path.parents):
+        if (folder / RunDir.MARKER).exists():
+            return folder
+    try:
+        return RunDir.find(path).path
+    except ModelError:
+        return None
 
 
 @contextmanager

@@ -52,7 +52,8 @@ def load_model(run_dir: Path, cfg: DictConfig, checkpoint: Path) -> TextClassifi
 
     run = RunDir(run_dir)
     task_name, names = run.labels()
-    task = get_task(OmegaConf.select(cfg, "data.task", default=None) or task_name)  # a class path
+    spec = OmegaConf.select(cfg, "data.task", default=None) or task_name
+    task = get_task(spec, origin=run.config_origin)  # a class path must be allow-listed
     if task.name != task_name:
         raise ModelError(
             f"{run_dir}: {run.CONFIG} selects the {task.name} task but {run.LABEL_MAP} records "

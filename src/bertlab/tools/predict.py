@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bertlab.errors import DataError
-from bertlab.utils.cli import run_cli, tool_parser
+from bertlab.utils.cli import positive_int, run_cli, tool_parser
 from bertlab.utils.io import atomic_write_text
 
 
@@ -80,7 +80,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output CSV (default: <input>.predictions.csv)")
     p.add_argument("--text-column", default="text")
     p.add_argument("--text-pair-column", default=None, help="the second text, for pair models")
-    p.add_argument("--batch-size", type=int, default=None, help="default: data.eval_batch_size")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=None, help="default: data.eval_batch_size"
+    )
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold")
     return p
 

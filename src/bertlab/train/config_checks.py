@@ -45,11 +45,17 @@ def check_data(data: DictConfig) -> None:
         )
     split = data.get("split")
     no_validation = isinstance(split, DictConfig) and split.get("validation") == 0
-    if no_validation and not _provides_validation(source):
+    if no_validation and not _provides(source, "validation"):
         raise ConfigError(
             "data.split.validation=0 leaves no validation split, but model selection and "
             "early stopping score on it. Use e.g. data.split.validation=0.1, or provide a "
             "validation file (data.source.files.validation) or split column."
+        )
+    if isinstance(split, DictConfig) and split.get("test") == 0 and not _provides(source, "test"):
+        raise ConfigError(
+            "data.split.test=0 leaves no test split, but the run's test and `evaluate` score "
+            "on it (sweeps and cv never open it). Use e.g. data.split.test=0.1, or provide a "
+            "test file (data.source.files.test) or split column."
         )
 
 
@@ -92,15 +98,15 @@ def _lacks_file(source: Any) -> bool:
     return OmegaConf.is_missing(source, "path") or (not source.path and not source.files)
 
 
-def _provides_validation(source: Any) -> bool:
-    """Whether the source may provide its own validation split (checked again after loading)."""
+def _provides(source: Any, split: str) -> bool:
+    """Whether the source may provide its own `split` (checked again after loading)."""
     if not isinstance(source, DictConfig):
         return True
     target = str(source.get("_target_", ""))
     if target.endswith("MovieReviews"):
         return False
     if target.endswith("LocalFile"):
-        return bool(source.get("split_column")) or "validation" in (source.get("files") or {})
+        return bool(source.get("split_column")) or split in (source.get("files") or {})
     return True  # a hub dataset or your own source: the split step checks it
 
 

@@ -21,6 +21,7 @@ from bertlab.train.checkpoints import relative_path
 from bertlab.train.config_checks import check_config
 from bertlab.train.cv import cross_validate, fold_count
 from bertlab.train.distributed import distributed_job
+from bertlab.train.logger_checks import check_loggers
 from bertlab.train.resume import resume_checkpoint
 from bertlab.train.run_dir import RunDir
 from bertlab.utils.config import print_config_tree
@@ -107,6 +108,8 @@ def _run(cfg: DictConfig, out: Path) -> float:
     check_config(cfg)
     folds = fold_count(cfg)
     first = rank_zero_only.rank == 0  # DDP re-runs this function in every rank's process
+    if first:
+        check_loggers(cfg)  # an MLflow store that cannot be used: refused before the data
     resume = cfg.get("resume")
     ckpt_path = cfg.get("ckpt_path") or resume_checkpoint(resume, out)
     if resume:

@@ -180,13 +180,18 @@ class RunDir:
     def config(self) -> DictConfig:
         """The run's composed, resolved config, with paths.output_dir = where the dir is now.
 
-        Runs made before data.problem_type was renamed data.task are read with the new name."""
+        Runs made before data.problem_type was renamed data.task are read with the new name;
+        a class path in data.task is read as `{_target_: <path>}`, so that building the run's
+        data checks it against the allow-list like any other `_target_`."""
         cfg = OmegaConf.load(self.path / self.CONFIG)
         OmegaConf.update(cfg, "paths.output_dir", str(self.path), force_add=True)
         data = cfg.get("data")
         if isinstance(data, DictConfig) and "problem_type" in data and "task" not in data:
             with open_dict(data):
                 data.task = data.pop("problem_type")
+        task = data.get("task") if isinstance(data, DictConfig) else None
+        if isinstance(task, str) and "." in task:
+            data.task = {"_target_": task}
         return cfg
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from bertlab.data.split import label_differences
+from bertlab.tasks import task_target
 
 # Keys whose change makes a resumed run a different experiment (refused); others may change
 # (e.g. trainer.max_epochs to train longer) and are only logged.
@@ -46,8 +47,8 @@ def config_differences(
     recorded: DictConfig, current: DictConfig, keys: tuple[str, ...]
 ) -> list[str]:
     """Dotted keys under `keys` whose resolved values differ between two configs."""
-    before = flat(OmegaConf.to_container(recorded, resolve=True))
-    after = flat(OmegaConf.to_container(current, resolve=True))
+    before = flat(_task_as_node(OmegaConf.to_container(recorded, resolve=True)))
+    after = flat(_task_as_node(OmegaConf.to_container(current, resolve=True)))
     changed = []
     for key in sorted(set(before) | set(after)):
         if key in RESUME_FREE or key.split(".", 1)[0] not in keys:
@@ -55,6 +56,15 @@ def config_differences(
         if before.get(key) != after.get(key):
             changed.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
     return changed
+
+
+def _task_as_node(cfg: Any) -> Any:
+    """data.task as `{_target_: ...}` however it was written (a run made before the task
+    group recorded `single_label`; now `{_target_: bertlab.tasks.single_label.SingleLabel}`)."""
+    data = cfg.get("data") if isinstance(cfg, dict) else None
+    if isinstance(data, dict) and "task" in data:
+        data["task"] = task_target(data["task"])
+    return cfg
 
 
 def flat(node: Any, prefix: str = "") -> dict[str, Any]:

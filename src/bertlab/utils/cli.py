@@ -50,3 +50,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="cuda, cpu, cuda:1, ... (default: the GPU when there is one)"
     )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (argparse exits 2 with the message otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a whole number >= 1")
+    return value

@@ -30,14 +30,13 @@ class BertlabOptunaSweeper(Sweeper):
         """Run the sweep; see :meth:`bertlab.sweep.sweeper.OptunaSweeperImpl.sweep`.
 
         Raises:
-            ReportedSweepError: For any SweepError, so the user sees one message, no traceback
-                (``HYDRA_FULL_ERROR=1`` shows it).
+            SystemExit: code 2 for any SweepError (a bad study name, a damaged journal, a bad
+                space), after printing its message alone; Hydra would exit 1.
+                ``HYDRA_FULL_ERROR=1`` raises it instead, with its traceback.
         """
-        from bertlab.sweep.errors import ReportedSweepError, SweepError
+        from bertlab.sweep.errors import SweepError, exit_with
 
         try:
             return self.impl.sweep(arguments)
-        except ReportedSweepError:
-            raise
         except SweepError as e:
-            raise ReportedSweepError(str(e)) from e
+            exit_with(e)

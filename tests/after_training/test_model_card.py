@@ -35,7 +35,11 @@ def test_card_describes_task_labels_data_splits_and_metrics(run, exported, tiny_
     assert "library_name: transformers" in front and "pipeline_tag: text-classification" in front
     assert "single-label classification" in card
     assert "0 `neg`, 1 `pos`" in card
-    assert f"path `{tiny_csv}`" in card and "{" not in card.split("## Data")[1].split("##")[0]
+    assert f"path `{tiny_csv.name}`" in card and "{" not in card.split("## Data")[1].split("##")[0]
+    assert str(run.parent) not in card and str(exported.parent) not in card  # no local paths
+    limits = card.split("## Intended use and limitations")[1].split("##")[0]
+    assert "Intended for research on the `LocalFile` data (240 training examples)" in limits
+    assert "cut to its first 128 tokens" in limits and "License:" in limits
     manifest = json.loads((run / "split_manifest.json").read_text())
     for name, split in manifest["splits"].items():
         assert f"| {name} | {split['size']} |" in card
@@ -49,9 +53,10 @@ def test_card_describes_task_labels_data_splits_and_metrics(run, exported, tiny_
     assert "truncation=True, max_length=128" in card
 
 
-def test_card_snippet_runs_and_gives_bertlabs_predictions(run, exported):
+def test_card_snippet_runs_and_gives_bertlabs_predictions(run, exported, monkeypatch):
     (snippet,) = python_blocks((exported / "README.md").read_text())
-    assert f'model="{exported}"' in snippet
+    assert 'model="."' in snippet  # the card's own directory, wherever it was copied
+    monkeypatch.chdir(exported)
     namespace: dict = {}
     exec(snippet, namespace)  # as a user would paste it
     theirs = np.array(

@@ -31,7 +31,9 @@ def test_real_weights_learn_rotten_tomatoes_quickly(tmp_path):
         852,
         852,
     ]
-    assert manifest["splits"]["test"]["label_counts"] == {"0": 426, "1": 426}
+    assert manifest["splits"]["test"]["label_counts"] == {"negative": 426, "positive": 426}
+    labels = json.loads((out / "label_map.json").read_text())["id2label"]
+    assert labels == {"0": "negative", "1": "positive"}  # named, not the package's 0 / 1
     # 40 steps of 32 sentences lift the pretrained encoder well above chance (0.5).
     assert metrics["best_val"]["val/acc"] > 0.65, metrics
     assert metrics["test"]["test/acc"] > 0.65, metrics

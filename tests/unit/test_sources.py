@@ -90,7 +90,7 @@ def test_fingerprint_follows_content(tmp_path):
 def test_packaged_rotten_tomatoes():
     table = MovieReviews("rotten_tomatoes").load()
     assert len(table) == 8530
-    assert table["label"].value_counts().to_dict() == {0: 4265, 1: 4265}
+    assert table["label"].value_counts().to_dict() == {"negative": 4265, "positive": 4265}
 
 
 def test_unknown_packaged_subset():

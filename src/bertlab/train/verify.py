@@ -25,6 +25,7 @@ RESUME_FREE = {
     "data.persistent_workers",
     "model.compile",
     "model.compile_mode",
+    "model.compile_cache",
 }
 
 

@@ -140,6 +140,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=64)
     parser.add_argument("--more-steps", type=int, default=3, help="steps timed after the first")
+    parser.add_argument(
+        "--runs",
+        default=",".join(f"{m}-{k}" for m, k in RUNS),
+        help="which runs, in this order: eager--, full-cold, full-warm, regional-cold, "
+        "regional-warm (a warm run reads what its cold run left)",
+    )
     parser.add_argument("--out", help="write the rows as JSON here")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -153,10 +159,14 @@ def main() -> None:
     models = args.models.split(",")
     if unknown := [m for m in models if m not in SHAPES]:
         parser.error(f"unknown model(s) {unknown}; choose from {list(SHAPES)}")
+    names = {f"{m}-{k}": (m, k) for m, k in RUNS}
+    if unknown := [r for r in args.runs.split(",") if r not in names]:
+        parser.error(f"unknown run(s) {unknown}; choose from {list(names)}")
+    runs = [names[r] for r in args.runs.split(",")]  # in the order given
     rows = []
     for model in models:
         with tempfile.TemporaryDirectory(prefix="bertlab-compile-") as tmp:
-            for mode, kind in RUNS:
+            for mode, kind in runs:
                 cache = str(Path(tmp) / mode)  # cold: empty; warm: what the cold run left
                 rows.append(measure(model, mode, kind, cache, args))
                 if args.out:

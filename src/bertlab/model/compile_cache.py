@@ -8,10 +8,11 @@ entry by the graph's own hash, its inputs and the compile settings, so a stale e
 never used for a different graph; a second process with the same key loads compiled code
 instead of compiling (bench/compile_time.py measures it).
 
-A damaged entry: torch reads each entry back and, when it cannot, compiles from scratch
-(a cache miss); `check_entries` also verifies the sha256 of every file recorded in
-`MANIFEST` after the last run and moves a directory with a damaged file aside (warning),
-so that a corrupt cache is never read.
+A damaged entry: torch itself treats an entry it cannot unpickle as a miss (checked on
+torch 2.13: "fx graph cache unable to load compiled graph", a traceback at WARNING, then a
+recompile with the same logits); `open_cache` also verifies the sha256 of every file that
+`MANIFEST` recorded at the end of the last run and moves a directory with a damaged file
+aside with one warning, so that a damaged cache is never read at all.
 """
 
 from __future__ import annotations

@@ -146,7 +146,8 @@ def test_compile_settings_by_device():
     from bertlab.model.compile import compile_network, compile_settings
 
     assert compile_settings("auto", None, "cpu") is None  # CPU: nothing compiles by default
-    assert compile_settings("auto", None, "cuda") == {"dynamic": True, "mode": None}
+    assert compile_settings("auto", None, "cuda") is None  # no planned steps: nothing to repay
+    assert compile_settings("regional", None, "cuda") == {"dynamic": True, "mode": None}
     assert compile_settings("static", "reduce-overhead", "cuda") == {
         "dynamic": False,
         "mode": "reduce-overhead",

@@ -66,10 +66,14 @@ class TextClassifier(L.LightningModule):
         dropout: override the checkpoint's hidden and classifier dropout (None keeps it).
         optimizer: a partial optimizer (Hydra `_partial_: true`), completed with param groups.
         scheduler: a partial `f(optimizer, total_steps)` returning a step-wise LR scheduler.
-        compile: wrap the network in `torch.compile`: "auto" = only on a CUDA device, True /
-            "dynamic" (dynamic shapes: one graph for all batch lengths), "static" (a graph per
-            batch shape: with bounded length buckets) or False (`bertlab.model.compile`; see
-            docs/performance.md for the measured trade-off on CPU).
+        compile: "auto" = compile the encoder layers only when the planned training steps
+            repay it (logged), "regional" (each encoder layer, one graph reused), True /
+            "dynamic" / "full" (the whole network, dynamic shapes), "static" (a graph per
+            batch shape: with bounded length buckets) or False / "eager"
+            (`bertlab.model.compile`; measured trade-offs in docs/performance.md).
+        compile_cache: the directory of the on-disk compile caches (`model.compile_cache`,
+            default `<paths.cache_dir>/compile`; None: torch's default); a subdirectory per
+            torch version, device, precision and model shape (`bertlab.model.compile_cache`).
         compile_mode: `torch.compile` mode, e.g. "reduce-overhead" (CUDA graphs, CUDA only: on
             other devices dropped to the default) or "max-autotune-no-cudagraphs" (None: default).
         fused_optimizer: pass `fused=True` to optimizers that accept it (AdamW, Adam, SGD):
@@ -116,6 +120,7 @@ class TextClassifier(L.LightningModule):
         freeze: Mapping | None = None,
         label_counts: Mapping[str, int] | None = None,
         head: str = "cls",
+        compile_cache: str | None = None,
     ) -> None:
         super().__init__()
         label_names = [str(n) for n in label_names] if label_names else None  # plain types only
@@ -151,18 +156,28 @@ class TextClassifier(L.LightningModule):
                 "pass label_counts={label name: count} (train.py passes the DataModule's)."
             )
         self._clip_params = None
-        self.compile_for(self.trainer.strategy.root_device.type)
+        device = self.trainer.strategy.root_device
+        steps = None  # not training: auto stays eager
+        if stage == "fit":  # auto weighs the planned steps on a GPU (elsewhere it stays eager)
+            auto_gpu = self.hparams.get("compile") == "auto" and device.type == "cuda"
+            steps = self.trainer.estimated_stepping_batches if auto_gpu else 0
+        self.compile_for(device.type, steps, str(self.trainer.precision))
 
-    def compile_for(self, device_type: str) -> None:
-        """Wrap the network in `torch.compile` if asked (`auto`: on a CUDA device only; the
-        decision, static shapes and CUDA-graph modes: `bertlab.model.compile`)."""
-        from bertlab.model.compile import compile_network
+    def compile_for(
+        self, device_type: str, planned_steps: float | None = None, precision: str = "32-true"
+    ) -> None:
+        """Compile the network once, as `model.compile` says (`bertlab.model.compile`: auto's
+        estimate from `planned_steps` and the compile cache, regional or whole, shapes, modes)."""
+        from bertlab.model.compile import compile_with_cache
 
         hp = self.hparams
         if self.compiled_network is None:
             wanted, mode = hp.get("compile", False), hp.get("compile_mode")
-            compiled = compile_network(self.network, wanted, mode, device_type)
-            if compiled is not self.network:
+            compiled = compile_with_cache(
+                self.network, wanted, mode, device_type, planned_steps, precision,
+                hp.get("compile_cache"),
+            )  # fmt: skip
+            if compiled is not None:  # eager: decided again at the next setup (e.g. a fit)
                 self.__dict__["compiled_network"] = compiled
 
     def _weights_need_counts(self) -> bool:

@@ -26,6 +26,7 @@ RESUME_FREE = {
     "data.persistent_workers",
     "model.compile",
     "model.compile_mode",
+    "model.compile_cache",
 }
 
 

@@ -157,6 +157,7 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
             ),
             flush=True,
         )
+    row["batch_shapes"] = same_batches(kind, runs["bl_train"], runs["raw_train"])
     for key, values in runs.items():
         if values:
             row[key] = values
@@ -189,6 +190,30 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
             ]
         )
     return row
+
+
+def same_batches(kind: str, bl: list[dict], raw: list[dict]) -> dict[str, int]:
+    """Distinct batch shapes each training side trained on (printed); raises AssertionError
+    unless the raw loop got bertlab's batch shapes in bertlab's order in every repeat (else
+    the floor is not a floor). The shape lists are dropped from the runs (JSON stays small)."""
+    counts = {}
+    for name, runs in (("bertlab", bl), ("raw", raw)):
+        if runs:
+            counts[name] = len({tuple(s) for s in runs[0]["shapes"]})
+    for b, r in zip(bl, raw, strict=False):
+        if b["shapes"] != r["shapes"]:
+            raise AssertionError(
+                f"[{kind}] the raw loop did not train on bertlab's batches: "
+                f"{counts['raw']} distinct shapes vs bertlab's {counts['bertlab']}, "
+                f"first batches {r['shapes'][:3]} vs {b['shapes'][:3]}"
+            )
+    for run in (*bl, *raw):
+        run.pop("shapes", None)
+    if counts:
+        same = " (the same batch shapes, in the same order)" if bl and raw else ""
+        figures = ", ".join(f"{n} {c}" for n, c in counts.items())
+        print(f"[{kind}] distinct batch shapes: {figures}{same}", flush=True)
+    return counts
 
 
 def run_sides(args, sides, runs, mdir, cfg, dm, kind) -> None:
@@ -276,6 +301,9 @@ def report(rows: list[dict]) -> None:
                 f"{row['data']} | train cold (all {row['steps']} steps, warm-up included) | "
                 f"{figures}{ratio_s}"
             )
+        if row.get("batch_shapes"):
+            shapes = ", ".join(f"{n} {c}" for n, c in row["batch_shapes"].items())
+            print(f"{row['data']} | distinct batch shapes | {shapes}")
         if "overhead_pct" in row:
             raw = row["raw_train_samples_per_s"]["median"]
             over = "/".join(f"{row['overhead_pct'][k]:.1f}" for k in ("min", "median", "max"))

@@ -25,6 +25,8 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# packages carried to a bare GPU machine (bench/gpu_site.py): last, so the machine's own win
+sys.path.append(str(Path(__file__).resolve().parents[1] / ".gpu_site"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -39,6 +41,7 @@ from common import (  # noqa: E402
     DEVICE,
     SYNTHETIC,
     matmul_peak_tflops,
+    random_bert,
     random_bert_base,
     spread,
     synthetic_corpus,
@@ -60,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--model",
         default="bert-base" if gpu else "default",
-        help="default (MiniLM-L6), bert-base (random weights) or a checkpoint dir",
+        help="default (MiniLM-L6), bert-base or tiny (random weights) or a checkpoint dir",
     )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=None, help="default 128; 512 for long")
@@ -98,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def model_dir(name: str, work: Path) -> Path:
     if name == "bert-base":
         return random_bert_base(work / "bert_base_random")
+    if name == "tiny":  # the CPU rehearsal of gpu_check.sh: no package needed
+        return random_bert(work / "tiny_random", tiny=True)
     return resolve_pretrained(name)
 
 

@@ -31,9 +31,8 @@ lint: setup
 clean-cache:
 	rm -rf .cache/bertlab
 
-# Packages a lent GPU machine lacks (it has torch, transformers, lightning), copied into the
-# ignored .gpu_site for bench/gpu_check.sh: carry ".gpu_site" with the device tool.
+# Packages a lent GPU machine lacks (it has torch, transformers, lightning, torchmetrics,
+# pandas), copied into the ignored .gpu_site for bench/gpu_check.sh (bench/gpu_site.py):
+# carry ".gpu_site" with the device tool.
 gpu-site: setup
-	rm -rf .gpu_site && mkdir .gpu_site
-	site=$$($(PY) -c "import hydra, pathlib; print(pathlib.Path(hydra.__file__).parents[1])"); \
-	for pkg in hydra omegaconf antlr4; do cp -r "$$site/$$pkg" .gpu_site/; done
+	$(PY) bench/gpu_site.py

@@ -25,6 +25,8 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# packages carried to a bare GPU machine (bench/gpu_site.py): last, so the machine's own win
+sys.path.append(str(Path(__file__).resolve().parents[1] / ".gpu_site"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -39,6 +41,7 @@ from common import (  # noqa: E402
     DEVICE,
     SYNTHETIC,
     matmul_peak_tflops,
+    random_bert,
     random_bert_base,
     spread,
     synthetic_corpus,
@@ -60,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--model",
         default="bert-base" if gpu else "default",
-        help="default (MiniLM-L6), bert-base (random weights) or a checkpoint dir",
+        help="default (MiniLM-L6), bert-base or tiny (random weights) or a checkpoint dir",
     )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=None, help="default 128; 512 for long")
@@ -98,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def model_dir(name: str, work: Path) -> Path:
     if name == "bert-base":
         return random_bert_base(work / "bert_base_random")
+    if name == "tiny":  # the CPU rehearsal of gpu_check.sh: no package needed
+        return random_bert(work / "tiny_random", tiny=True)
     return resolve_pretrained(name)
 
 
@@ -157,6 +162,7 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
             ),
             flush=True,
         )
+    row["batch_shapes"] = same_batches(kind, runs["bl_train"], runs["raw_train"])
     for key, values in runs.items():
         if values:
             row[key] = values
@@ -189,6 +195,30 @@ def bench_one(kind: str, args: argparse.Namespace, work: Path, peak: float) -> d
             ]
         )
     return row
+
+
+def same_batches(kind: str, bl: list[dict], raw: list[dict]) -> dict[str, int]:
+    """Distinct batch shapes each training side trained on (printed); raises AssertionError
+    unless the raw loop got bertlab's batch shapes in bertlab's order in every repeat (else
+    the floor is not a floor). The shape lists are dropped from the runs (JSON stays small)."""
+    counts = {}
+    for name, runs in (("bertlab", bl), ("raw", raw)):
+        if runs:
+            counts[name] = len({tuple(s) for s in runs[0]["shapes"]})
+    for b, r in zip(bl, raw, strict=False):
+        if b["shapes"] != r["shapes"]:
+            raise AssertionError(
+                f"[{kind}] the raw loop did not train on bertlab's batches: "
+                f"{counts['raw']} distinct shapes vs bertlab's {counts['bertlab']}, "
+                f"first batches {r['shapes'][:3]} vs {b['shapes'][:3]}"
+            )
+    for run in (*bl, *raw):
+        run.pop("shapes", None)
+    if counts:
+        same = " (the same batch shapes, in the same order)" if bl and raw else ""
+        figures = ", ".join(f"{n} {c}" for n, c in counts.items())
+        print(f"[{kind}] distinct batch shapes: {figures}{same}", flush=True)
+    return counts
 
 
 def run_sides(args, sides, runs, mdir, cfg, dm, kind) -> None:
@@ -276,6 +306,9 @@ def report(rows: list[dict]) -> None:
                 f"{row['data']} | train cold (all {row['steps']} steps, warm-up included) | "
                 f"{figures}{ratio_s}"
             )
+        if row.get("batch_shapes"):
+            shapes = ", ".join(f"{n} {c}" for n, c in row["batch_shapes"].items())
+            print(f"{row['data']} | distinct batch shapes | {shapes}")
         if "overhead_pct" in row:
             raw = row["raw_train_samples_per_s"]["median"]
             over = "/".join(f"{row['overhead_pct'][k]:.1f}" for k in ("min", "median", "max"))

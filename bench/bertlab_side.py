@@ -11,6 +11,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 from hydra import compose, initialize_config_dir
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 from torch._dynamo.utils import counters
 
@@ -67,13 +68,17 @@ def datamodule(
 
 
 class _Clock(L.Callback):
+    """Times the steps and records each training batch's shape (metadata: no sync)."""
+
     def __init__(self, clock: StepClock) -> None:
         self.clock = clock
+        self.shapes: list[list[int]] = []
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.clock.begin()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.shapes.append(list(batch["input_ids"].shape))
         self.clock.step_done(trainer.global_step)
 
 
@@ -94,18 +99,29 @@ def new_model(cfg: DictConfig, dm: TextClassificationDataModule):
     )
 
 
-def train(cfg: DictConfig, dm: TextClassificationDataModule, steps: int, warmup: int):
-    """Training samples/s over steps warmup+1..steps, peak memory; returns (result, model)."""
+def train(
+    cfg: DictConfig,
+    dm: TextClassificationDataModule,
+    steps: int,
+    warmup: int,
+    callbacks: list[L.Callback] | None = None,
+):
+    """Training samples/s over steps warmup+1..steps, peak memory, the batch shapes trained on
+    (in order); returns (result, model). `callbacks`: more of a run's callbacks (a progress
+    bar among them turns Lightning's progress bar setting on)."""
     clock = StepClock(warmup, steps)
+    timer = _Clock(clock)
     model = new_model(cfg, dm)
+    callbacks = callbacks or []
+    bar = any(isinstance(c, ProgressBar) for c in callbacks)
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer,
-        callbacks=[_Clock(clock)],
+        callbacks=[timer, *callbacks],
         max_steps=steps,
         max_epochs=-1,
         limit_val_batches=0,
         num_sanity_val_steps=0,
-        **QUIET,
+        **{**QUIET, "enable_progress_bar": bar},
     )
     graphs = graphs_compiled()
     with PeakMemory() as mem:
@@ -114,6 +130,7 @@ def train(cfg: DictConfig, dm: TextClassificationDataModule, steps: int, warmup:
         **clock.rates(cfg.data.batch_size),
         "peak_mib": mem.peak_mib,
         "graphs_compiled": graphs_compiled() - graphs,  # 0 when not compiled
+        "shapes": timer.shapes,
     }, model
 
 

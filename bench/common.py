@@ -15,6 +15,9 @@ import torch
 from bertlab.data.tokenize import TokenizedCorpus
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+# What StepClock reads: wall time; bench/overhead.py may switch to this process's CPU time,
+# which other processes on a shared machine do not inflate (CPU-only, one torch thread).
+CLOCK = {"now": time.perf_counter}
 
 # Lognormal length models of the anchors (shared/anchors/gpu_anchor.py): (median, sigma, lo, hi).
 SYNTHETIC = {"short": (22, 0.5, 4, 66), "long": (260, 0.6, 32, 512)}
@@ -70,15 +73,15 @@ class StepClock:
 
     def begin(self) -> None:
         sync()
-        self.t_begin = time.perf_counter()
+        self.t_begin = CLOCK["now"]()
 
     def step_done(self, step: int) -> None:
         if step == self.warmup:
             sync()
-            self.t0 = time.perf_counter()
+            self.t0 = CLOCK["now"]()
         elif step == self.steps:
             sync()
-            self.t1 = time.perf_counter()
+            self.t1 = CLOCK["now"]()
 
     @property
     def seconds(self) -> float:
@@ -150,14 +153,22 @@ def synthetic_corpus(
 
 def random_bert_base(path: Path, max_positions: int = 512) -> Path:
     """Save a bert-base-uncased-shaped BERT (110M params) with random weights to `path`."""
+    return random_bert(path, max_positions)
+
+
+def random_bert(path: Path, max_positions: int = 512, tiny: bool = False) -> Path:
+    """Save a BERT with random weights to `path`: bert-base-uncased's shape, or with `tiny` a
+    2-layer, hidden-32 one (the CPU rehearsal). No tokenizer files and no package needed: the
+    synthetic data are token ids."""
     from transformers import BertConfig, BertModel
 
     if (path / "config.json").is_file():
         return path
     torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=30522, max_position_embeddings=max_positions)).save_pretrained(
-        path
-    )
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    shape = small if tiny else {}
+    config = BertConfig(vocab_size=30522, max_position_embeddings=max_positions, **shape)
+    BertModel(config).save_pretrained(path)
     return path
 
 

@@ -16,23 +16,27 @@
 # steps (~10 s at the H200's measured 550-1,400 samples/s) + evaluation of 800 rows: an
 # estimated 4 minutes a data kind, so long data (the headline gap) runs first and a run cut
 # at T_MAIN keeps its row.
-# Needs torch, transformers, lightning, torchmetrics, hydra-core, pandas; without an installed
-# bertlab it uses ./src (and ./.gpu_site for packages carried to a machine without them:
-# `make gpu-site` makes it).
+# Needs torch, transformers, lightning, torchmetrics, pandas on the machine; bertlab comes from
+# ./src, and hydra-core, omegaconf, antlr4 (+ accelerate, psutil if missing there) from
+# ./.gpu_site, which `make gpu-site` (bench/gpu_site.py) fills: carry it with the device tool.
+# No data or model package is needed (synthetic token ids, random weights).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD/src:$PWD/.gpu_site${PYTHONPATH:+:$PYTHONPATH}"
+# ./src first (bertlab, not installed there); bench.py appends ./.gpu_site after site-packages
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY=${PY:-python3}
 START=$SECONDS
 # 160 steps of which 40 warm-up; 6,400 examples = 5,120 train rows = one epoch of 160 steps
 read -r -a ARGS <<< "${BENCH_ARGS:---steps 160 --warmup 40 --synthetic-size 6400}"
-if [ "${TINY:-0}" = 1 ]; then
-  TINY_DIR=${TINY_DIR:-/tmp/bertlab_tiny_ckpt}
-  $PY -c "from bertlab.testing import make_tiny_checkpoint as m; m('$TINY_DIR', max_positions=512)"
-  ARGS+=(--model "$TINY_DIR" --steps 6 --warmup 2 --synthetic-size 600)
+if [ "${TINY:-0}" = 1 ]; then  # a random 2-layer model (bench.py --model tiny): no package
+  ARGS+=(--model tiny --steps 6 --warmup 2 --synthetic-size 600)
+fi
+if ! $PY -c "import sys; sys.path.append('.gpu_site'); import hydra, omegaconf" 2>/dev/null; then
+  echo "gpu_check: hydra/omegaconf not importable: run 'make gpu-site' and carry .gpu_site" >&2
+  exit 2
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 \
   | tee "$OUT/gpu.txt"

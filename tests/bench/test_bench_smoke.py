@@ -53,6 +53,10 @@ def test_bench_runs_both_sides_and_reports_ratios(tiny_model_dir, tmp_path):
     assert row["train_cold_ratio"]["median"] > 0 and row["isolated"] is False
     assert "short | train |" in proc.stdout and "short | raw loop |" in proc.stdout
     assert "short | train cold" in proc.stdout
+    # the raw loop trained on bertlab's batches (bench.py raises otherwise)
+    shapes = row["batch_shapes"]
+    assert shapes["bertlab"] == shapes["raw"] >= 1
+    assert "distinct batch shapes: bertlab" in proc.stdout and "same order" in proc.stdout
 
 
 def test_bench_isolates_sides_in_their_own_processes(tiny_model_dir, tmp_path):

@@ -39,6 +39,18 @@ def test_setup_alone_builds_what_prepare_data_would(tiny_csv, cache_dir):
     assert first.split_manifest() == second.split_manifest()
 
 
+def test_a_corpus_handed_over_is_used_and_the_source_never_read(tiny_csv, cache_dir, tmp_path):
+    built = make(tiny_csv, cache_dir)
+    built.setup()
+    dm = make(tmp_path / "absent.csv", tmp_path / "other_cache")  # reading it would fail
+    dm.corpus = built.corpus  # as bench/ hands over synthetic token ids
+    dm.prepare_data()
+    dm.setup()
+    assert all((dm.indices[k] == v).all() for k, v in built.indices.items())
+    assert len(next(iter(dm.train_dataloader()))["labels"]) > 0
+    assert not (tmp_path / "other_cache").exists()
+
+
 def test_hyperparameters_are_plain_values_that_load_with_weights_only(tiny_csv, tmp_path):
     cache_dir = tmp_path
     dm = make(tiny_csv, cache_dir, task=MultiLabel(), label_separator=",", fold=[0, 5])

@@ -134,8 +134,11 @@ class TextClassificationDataModule(L.LightningDataModule):
 
     # ---- prepare: once per machine (Lightning calls it on local rank 0); no state ----
     def prepare_data(self) -> None:
-        """Make sure the tokenized corpus is in the cache (clean and tokenize on a miss)."""
-        self.recipe.ensure()
+        """Make sure the tokenized corpus is in the cache (clean and tokenize on a miss).
+        Nothing to do when a corpus was handed over (`dm.corpus = ...`, e.g. the bench's
+        synthetic token ids): the configured source is then never read."""
+        if self.corpus is None:
+            self.recipe.ensure()
 
     @property
     def cache_path(self) -> Path:

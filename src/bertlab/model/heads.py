@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from bertlab.model.module import TextClassifier
+from bertlab.model.module import TextClassifier, encoder_mask
 
 
 class MeanPooling(nn.Module):
@@ -66,8 +66,10 @@ class PooledNetwork(nn.Module):
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput:
+        config = self.encoder.config
+        mask = encoder_mask(attention_mask, config._attn_implementation, self.encoder.dtype)
         hidden = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            input_ids=input_ids, attention_mask=mask, token_type_ids=token_type_ids
         ).last_hidden_state
         pooled = self.pooling(hidden, attention_mask)
         return SequenceClassifierOutput(logits=self.classifier(self.dropout(pooled)))

@@ -1,5 +1,7 @@
-"""torchmetrics per stage, as the task defines them. Metrics accumulate on the device;
-Lightning computes them once per epoch, so no step pays a host sync for them."""
+"""torchmetrics per stage, as the task defines them. Batches queue on the device; the
+metrics take the queue (torchmetrics' argument and NaN checks read values on the host) only
+every `flush_every` batches, on the training steps that log, and at `compute()` (once per
+epoch), so a training step that does not log pays no host sync for them."""
 
 from __future__ import annotations
 
@@ -52,12 +54,16 @@ class StageMetrics(torch.nn.Module):
     # Batches queued on the device between metric updates. torchmetrics' argument and NaN
     # checks read values on the host (a GPU sync each); batching them keeps steps async.
     FLUSH_EVERY = 32
+    # Training: the module flushes on the steps that log; this only bounds the queue's memory
+    # when logging is rare (trainer.log_every_n_steps larger than this, or 0).
+    TRAIN_FLUSH_EVERY = 1024
 
     def __init__(
         self, stage: str, task: Task, num_labels: int, extra: dict[str, Metric] | None = None
     ) -> None:
         super().__init__()
         self.task = task
+        self.flush_every = self.TRAIN_FLUSH_EVERY if stage == "train" else self.FLUSH_EVERY
         metrics = {**task.metrics(num_labels), **(extra or {})}
         on_scores = task.score_metrics(num_labels)
         self.on_predictions = MetricCollection(metrics, prefix=f"{stage}/", compute_groups=False)
@@ -69,12 +75,12 @@ class StageMetrics(torch.nn.Module):
     @torch.no_grad()
     def update(self, logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
         """Queue one batch (all on the device); the metrics take the queue every
-        `FLUSH_EVERY` batches and at `compute()`."""
+        `flush_every` batches, at `flush()` and at `compute()`."""
         loss = loss.detach().float()
         self._queue.append(
             (logits.detach(), labels.detach(), loss, loss.new_full((), labels.shape[0]))
         )
-        if len(self._queue) >= self.FLUSH_EVERY:
+        if len(self._queue) >= self.flush_every:
             self.flush()
 
     @torch.no_grad()

@@ -54,6 +54,19 @@ def check_plain_hparams(hparams: Mapping, owner: str) -> None:
             )
 
 
+def encoder_mask(attention_mask: torch.Tensor, implementation: str, dtype: torch.dtype):
+    """The (batch, 1, 1, length) attention mask BERT's attention takes as it is: boolean for
+    "sdpa" (True = attend), additive (0 / dtype's minimum) for "eager"; other implementations
+    get the 2-D mask. Given a 2-D mask, transformers decides per batch whether SDPA may skip
+    it (`mask.all()`), a host sync on every step; a ready 4-D mask skips that check."""
+    if implementation == "sdpa":
+        return attention_mask[:, None, None, :].bool()
+    if implementation == "eager":
+        keep = attention_mask[:, None, None, :].to(dtype)
+        return (1.0 - keep) * torch.finfo(dtype).min
+    return attention_mask
+
+
 class TextClassifier(L.LightningModule):
     """Fine-tunes a pretrained BERT for single-label, multi-label or regression tasks.
 
@@ -236,9 +249,13 @@ class TextClassifier(L.LightningModule):
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits of shape (batch, num_labels)."""
         network = self.network if self.compiled_network is None else self.compiled_network
+        mask = batch["attention_mask"]
+        if isinstance(self.network, BertForSequenceClassification):  # pooled heads: their own
+            config = self.network.config
+            mask = encoder_mask(mask, config._attn_implementation, self.network.dtype)
         return network(
             input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
+            attention_mask=mask,
             token_type_ids=batch["token_type_ids"],
         ).logits
 
@@ -258,8 +275,10 @@ class TextClassifier(L.LightningModule):
         loss, _ = self._step(batch, "train")
         total, count = self._loss_window or (0.0, 0)
         self._loss_window = (loss.detach() + total, count + 1)  # stays on the device
-        # Log (mean loss since the last log) only on the steps Lightning writes to the loggers:
-        # a logged progress-bar value is a host sync, which would stall every fast GPU step.
+        # Only on the steps Lightning writes to the loggers: log the mean loss since the last
+        # log and let the train metrics take their queue. Not a progress-bar value: Lightning
+        # converts those to floats after every step (a host sync each, stalling a fast GPU
+        # step); bertlab's progress bar (callbacks/progress.py) reads it on these steps only.
         if (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
             total, count = self._loss_window
             self.log(
@@ -267,10 +286,10 @@ class TextClassifier(L.LightningModule):
                 total / count,
                 on_step=True,
                 on_epoch=False,
-                prog_bar=True,
                 batch_size=batch["labels"].shape[0],
             )
             self._loss_window = None
+            self.train_metrics.flush()
         return loss
 
     def validation_step(

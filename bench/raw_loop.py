@@ -54,8 +54,9 @@ def train(cfg: DictConfig, dm: TextClassificationDataModule, model, steps: int, 
     The result's `shapes` are the batch shapes trained on, in order."""
     device = torch.device(DEVICE)
     model.to(device).train()
-    model.compile_for(device.type)
     precision = str(cfg.trainer.precision)
+    # the same compile decision as bertlab's fit (model.compile=auto weighs the planned steps)
+    model.compile_for(device.type, planned_steps=steps, precision=precision)
     dtype = AUTOCAST.get(precision)
     autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
     clip = cfg.trainer.get("gradient_clip_val")

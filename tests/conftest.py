@@ -6,12 +6,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-from bertlab.testing import make_tiny_checkpoint, make_toy_corpus
-
+# One compute thread per process, set before torch is imported (and inherited by the
+# subprocesses the tests start: DDP ranks, bench sides, train.py): on 2 cores, a second
+# thread in each of several processes (pytest-xdist's workers, a test's subprocesses) only
+# oversubscribes them, and the tiny model gains nothing from it.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a network in tests
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from bertlab.testing import make_tiny_checkpoint, make_toy_corpus  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # were torch imported before
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ import pytest
 
 import bertlab
 from bertlab.tools.evaluate import evaluate
-from helpers.runs import ROOT, run_train, with_epochs
+from helpers.inprocess import run_here
+from helpers.runs import ROOT, with_epochs
 from helpers.trained import write_block
 
 WORDS = {1: "awful dreadful", 2: "fine okay", 3: "superb brilliant"}
@@ -41,7 +42,8 @@ def test_example_5_ordinal_task(tmp_path, tiny_model_dir, monkeypatch):
         "BERTLAB_TRUSTED_TARGETS": "my_tasks.",
     }
     opts = with_epochs(tiny_model_dir, tmp_path / "ratings.csv", out, tmp_path / "c", epochs=6)
-    proc = run_train(
+    proc = run_here(
+        ROOT / "train.py",
         *opts,
         "data.task=my_tasks.Ordinal",
         "objective.metric=val/mae",

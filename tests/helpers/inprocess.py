@@ -93,7 +93,8 @@ def run_here(
     exception printed with its traceback as exit code 1.
 
     Returns what `subprocess.run(..., capture_output=True, text=True)` would. The process's
-    state is put back afterwards as in `train_in_process`.
+    state is put back afterwards as in `train_in_process`; a PYTHONPATH in `env` goes on
+    sys.path for the run, and the modules imported from it are forgotten after.
     """
     script = isinstance(target, Path) or str(target).endswith(".py")
     argv = [str(target), *args]
@@ -102,6 +103,7 @@ def run_here(
     GlobalHydra.instance().clear()
     with (
         _restored_process_state(cwd, env),
+        _python_path((env or {}).get("PYTHONPATH", "")),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
@@ -124,6 +126,24 @@ def run_here(
     return subprocess.CompletedProcess(
         [sys.executable, *prefix, *argv], code, out.getvalue(), err.getvalue()
     )
+
+
+@contextlib.contextmanager
+def _python_path(python_path: str) -> Iterator[None]:
+    """`python_path`'s folders first on sys.path, as PYTHONPATH puts them for a new
+    interpreter; afterwards sys.path as it was and the modules first loaded from them during
+    the run dropped."""
+    folders = [str(Path(p).resolve()) for p in python_path.split(os.pathsep) if p]
+    saved, loaded = list(sys.path), set(sys.modules)
+    sys.path[:0] = folders
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+        for name, module in list(sys.modules.items()):
+            file = "" if name in loaded else getattr(module, "__file__", None) or ""
+            if any(file.startswith(folder + os.sep) for folder in folders):
+                del sys.modules[name]
 
 
 def _exit_code(code: object) -> int:

@@ -11,7 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from helpers.runs import run_train, tiny_overrides
+from helpers.inprocess import run_here
+from helpers.runs import ROOT, tiny_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 GPU_TRAINERS = {"gpu", "ddp", "fsdp"}  # need GPUs to build
@@ -72,7 +73,7 @@ def test_every_listed_option_works(group, option, tmp_path):
 
 
 def test_help_lists_no_base(tmp_path):
-    proc = run_train("--help", cwd=tmp_path, timeout=120)
+    proc = run_here(ROOT / "train.py", "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     groups = dict(
         line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line and "=" not in line
@@ -84,11 +85,12 @@ def test_help_lists_no_base(tmp_path):
 def test_fast_dev_run(tiny_model_dir, tiny_csv, tmp_path):
     """Options no other test trains with run the whole path (one batch of each stage).
 
-    `trainer=default` and `callbacks=none` share one run (each run costs ~25 s on 2 cores).
+    `trainer=default` and `callbacks=none` share one run (train.py's command line, in this
+    process).
     """
     overrides = tiny_overrides(tiny_model_dir, tiny_csv, tmp_path / "run", tmp_path / "cache")
     overrides = [o for o in overrides if not o.startswith("~callbacks.")]  # none left to remove
     choices = ["trainer=default", "callbacks=none", "debug=fast_dev_run"]
-    proc = run_train(*overrides, *choices, timeout=180)
+    proc = run_here(ROOT / "train.py", *overrides, *choices)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Test: test/loss" in proc.stdout + proc.stderr

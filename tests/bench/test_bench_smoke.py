@@ -8,10 +8,10 @@ import math
 import subprocess
 import sys
 
-from helpers.runs import ROOT
+from helpers.runs import HANG_GUARD_S, ROOT
 
 
-def run_bench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_bench(*args: str, timeout: int = HANG_GUARD_S) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench.py"), *args],
         cwd=ROOT,
@@ -73,6 +73,6 @@ def test_bench_isolates_sides_in_their_own_processes(tiny_model_dir, tmp_path):
 
 
 def test_bench_refuses_steps_not_above_warmup():
-    proc = run_bench("--steps", "3", "--warmup", "3", timeout=120)
+    proc = run_bench("--steps", "3", "--warmup", "3")
     assert proc.returncode == 2
     assert "--steps must exceed --warmup" in proc.stderr

@@ -17,7 +17,7 @@ import pytest
 
 from bertlab.testing import make_toy_corpus
 from helpers.inprocess import run_here, train_in_process
-from helpers.runs import ROOT, tiny_overrides
+from helpers.runs import HANG_GUARD_S, ROOT, tiny_overrides
 
 
 def assert_refused(proc: subprocess.CompletedProcess, run_dir: Path, *phrases: str) -> None:
@@ -105,7 +105,7 @@ def test_unreadable_data_file(tiny_model_dir, tiny_csv, tmp_path):
         preexec_fn=_drop_read_override,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_GUARD_S,
     )
     assert_refused(proc, out, f"Cannot read data file {path}: Permission denied", "chmod a+r")
 

@@ -21,7 +21,6 @@ def test_real_weights_learn_rotten_tomatoes_quickly(tmp_path):
         "+trainer.limit_train_batches=40",
         "+trainer.limit_val_batches=4",
         "+trainer.limit_test_batches=4",
-        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

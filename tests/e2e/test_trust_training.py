@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from helpers.inprocess import run_here, train_in_process
-from helpers.runs import ROOT, run_train, tiny_overrides
+from helpers.runs import HANG_GUARD_S, ROOT, run_train, tiny_overrides
 
 pytestmark = pytest.mark.slow
 ONE_EPOCH = ["trainer.max_epochs=1", "test_after_fit=false"]
@@ -75,7 +75,7 @@ def test_runs_started_in_the_same_second_get_their_own_dirs(tmp_path, tiny_model
         for _ in range(2)
     ]
     for proc in procs:
-        assert proc.wait(timeout=300) == 0, proc.stderr.read()[-3000:]
+        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()[-3000:]
     runs = sorted(tmp_path.glob("*/runs/*"))  # fast_dev_run's task name is "debug"
     assert len(runs) == 2 and all((r / "config.yaml").is_file() for r in runs)
 

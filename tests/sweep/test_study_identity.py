@@ -20,7 +20,7 @@ import pytest
 
 from bertlab.sweep.space import canonical, differences, fingerprint, parse_space
 from bertlab.sweep.study import storage_for
-from helpers.runs import run_train, tiny_overrides
+from helpers.runs import HANG_GUARD_S, run_train, tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).parent / "toy" / "app.py"
@@ -49,7 +49,7 @@ def toy(root: Path, *overrides: str) -> subprocess.CompletedProcess:
     ]
     env = {**os.environ, "SWEEP_DIR": str(root / "unused")}
     return subprocess.run(
-        cmd, env=env, cwd=root.parent, capture_output=True, text=True, timeout=180
+        cmd, env=env, cwd=root.parent, capture_output=True, text=True, timeout=HANG_GUARD_S
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.identity import check_study_name
+from helpers.runs import HANG_GUARD_S
 
 APP = Path(__file__).parent / "toy" / "app.py"
 BAD = ["../../x", "..", "a/b", "/abs", "a\\b", ".hidden", "a..b", "", None, "a b"]
@@ -41,7 +42,7 @@ def test_the_sweeper_refuses_an_escaping_name_before_writing_anything(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=HANG_GUARD_S,
     )
     assert proc.returncode != 0
     assert "hydra.sweeper.study_name='../../x'" in proc.stderr

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from bertlab.sweep.study import storage_for
+from helpers.runs import HANG_GUARD_S
 
 APP = Path(__file__).parent / "toy" / "app.py"
 
@@ -31,7 +32,7 @@ def sweep_cmd(sweep_dir: Path, *overrides: str) -> tuple[list[str], dict[str, st
 def sweep(sweep_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
     cmd, env = sweep_cmd(sweep_dir, *overrides)
     return subprocess.run(
-        cmd, env=env, cwd=sweep_dir.parent, capture_output=True, text=True, timeout=180
+        cmd, env=env, cwd=sweep_dir.parent, capture_output=True, text=True, timeout=HANG_GUARD_S
     )
 
 
@@ -143,12 +144,12 @@ def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
         # terminal does not. Give the worker the terminal's default, so ctrl-c raises.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_GUARD_S
     while not (out / "1" / ".hydra").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.4)  # past Hydra's job setup, inside trial 1's first epoch
     worker.send_signal(sig)  # trial 0 done, trial 1 mid-way (each trial takes 1.5 s)
-    worker.communicate(timeout=60)
+    worker.communicate(timeout=HANG_GUARD_S)
     ok(sweep(out, "hydra.sweeper.n_trials=3", "sleep_s=0"))
     table = rows(out)
     assert table[1]["state"] == "FAIL (interrupted)"
@@ -167,7 +168,7 @@ def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
         for _ in range(2)
     ]
     for w in workers:
-        _, err = w.communicate(timeout=180)
+        _, err = w.communicate(timeout=HANG_GUARD_S)
         assert w.returncode == 0, err[-3000:]
     table = rows(out)
     assert [int(r["trial"]) for r in table] == list(range(6))

@@ -23,6 +23,18 @@ from bertlab.testing import make_tiny_checkpoint, make_toy_corpus  # noqa: E402
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # were torch imported before
 
 
+# Folders whose tests train a model or start processes: all marked `slow`, so that
+# `make test-fast` (-m "not slow") runs the rest in a fraction of the time. Elsewhere
+# (tests/unit, tests/sweep) such a test carries the mark itself.
+SLOW_FOLDERS = {"after_training", "bench", "distributed", "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent.name in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer, hidden-32 random BERT (max 128 positions) with the default tokenizer."""

@@ -139,6 +139,7 @@ def test_an_operation_optuna_cannot_replay_is_one_error_naming_the_file(tmp_path
     assert str(path) in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_sweeper_reports_a_damaged_journal_in_one_message(tmp_path):
     out = tmp_path / "sweep"
     out.mkdir()

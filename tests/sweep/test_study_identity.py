@@ -80,6 +80,7 @@ def test_the_fingerprint_is_the_space_and_sorted_fixed_overrides():
     assert differences(a, c) == ["fixed override b=2 removed", "fixed override b=3 added"]
 
 
+@pytest.mark.slow
 def test_same_command_resumes_and_a_changed_grid_is_a_new_study(tmp_path):
     root = tmp_path / "sweeps"
     name, state = ok(toy(root, "x=0.1,0.2"))
@@ -104,6 +105,7 @@ def test_same_command_resumes_and_a_changed_grid_is_a_new_study(tmp_path):
     assert fixed not in (name, other)
 
 
+@pytest.mark.slow
 def test_an_explicit_name_with_another_space_is_refused_naming_the_difference(tmp_path):
     root = tmp_path / "sweeps"
     assert ok(toy(root, "x=0.1,0.2", "hydra.sweeper.study_name=mine")) == ("mine", "new")
@@ -117,6 +119,7 @@ def test_an_explicit_name_with_another_space_is_refused_naming_the_difference(tm
     assert len(trials(root / "mine", "mine")) == 2
 
 
+@pytest.mark.slow
 def test_a_one_value_grid_is_one_message(tmp_path):
     root = tmp_path / "sweeps"
     proc = toy(root, "x=0.3")
@@ -158,6 +161,7 @@ def test_a_plain_multirun_job_does_not_test(tiny_model_dir, tiny_csv, tmp_path):
         assert "test" not in json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_a_changed_command_in_an_explicit_sweep_dir_is_refused(tmp_path):
     out = tmp_path / "shared"
     name, _ = ok(toy(tmp_path, "x=0.1,0.2", f"hydra.sweep.dir={out}"))

@@ -28,6 +28,7 @@ def test_plain_names_pass(name):
     assert check_study_name(name) == name
 
 
+@pytest.mark.slow
 def test_the_sweeper_refuses_an_escaping_name_before_writing_anything(tmp_path):
     root = tmp_path / "logs" / "train" / "sweeps"
     proc = subprocess.run(

@@ -21,6 +21,8 @@ import yaml
 from bertlab.sweep.study import storage_for
 from helpers.runs import HANG_GUARD_S
 
+pytestmark = pytest.mark.slow  # each test runs the toy app's sweep in a subprocess
+
 APP = Path(__file__).parent / "toy" / "app.py"
 
 

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from helpers.inprocess import run_here
-from helpers.runs import ROOT, tiny_overrides
+from helpers.runs import ROOT
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 GPU_TRAINERS = {"gpu", "ddp", "fsdp"}  # need GPUs to build
@@ -80,17 +80,3 @@ def test_help_lists_no_base(tmp_path):
     )
     assert groups["data"].split(", ") == ["csv", "hub", "imdb", "rotten_tomatoes"]
     assert all("base" not in options.split(", ") for options in groups.values())
-
-
-def test_fast_dev_run(tiny_model_dir, tiny_csv, tmp_path):
-    """Options no other test trains with run the whole path (one batch of each stage).
-
-    `trainer=default` and `callbacks=none` share one run (train.py's command line, in this
-    process).
-    """
-    overrides = tiny_overrides(tiny_model_dir, tiny_csv, tmp_path / "run", tmp_path / "cache")
-    overrides = [o for o in overrides if not o.startswith("~callbacks.")]  # none left to remove
-    choices = ["trainer=default", "callbacks=none", "debug=fast_dev_run"]
-    proc = run_here(ROOT / "train.py", *overrides, *choices)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Test: test/loss" in proc.stdout + proc.stderr

@@ -27,6 +27,7 @@ def test_one_number_written_two_ways_is_refused_in_multi_label_too():
         MultiLabel().label_names(pd.Series(["1,2", "1.0"]), ",")
 
 
+@pytest.mark.slow
 def test_label_order_is_the_same_under_any_hash_seed():
     """Ties on the numeric value used to keep set order (which PYTHONHASHSEED decides)."""
     code = (

@@ -93,8 +93,9 @@ def run_here(
     exception printed with its traceback as exit code 1.
 
     Returns what `subprocess.run(..., capture_output=True, text=True)` would. The process's
-    state is put back afterwards as in `train_in_process`; a PYTHONPATH in `env` goes on
-    sys.path for the run, and the modules imported from it are forgotten after.
+    state is put back afterwards as in `train_in_process`; a PYTHONPATH in `env` (and a
+    script's own folder) go on sys.path for the run, and the modules first imported from them
+    are forgotten after.
     """
     script = isinstance(target, Path) or str(target).endswith(".py")
     argv = [str(target), *args]
@@ -103,7 +104,9 @@ def run_here(
     GlobalHydra.instance().clear()
     with (
         _restored_process_state(cwd, env),
-        _python_path((env or {}).get("PYTHONPATH", "")),
+        _python_path(
+            (env or {}).get("PYTHONPATH", ""), Path(target).resolve().parent if script else None
+        ),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
@@ -129,20 +132,25 @@ def run_here(
 
 
 @contextlib.contextmanager
-def _python_path(python_path: str) -> Iterator[None]:
-    """`python_path`'s folders first on sys.path, as PYTHONPATH puts them for a new
-    interpreter; afterwards sys.path as it was and the modules first loaded from them during
-    the run dropped."""
+def _python_path(python_path: str, script_dir: Path | None) -> Iterator[None]:
+    """The script's folder and `python_path`'s folders first on sys.path, as a new
+    interpreter puts them; afterwards sys.path as it was, and the modules first imported
+    during the run from under those folders (from the script's folder itself only: bertlab
+    lives below train.py's) dropped."""
     folders = [str(Path(p).resolve()) for p in python_path.split(os.pathsep) if p]
     saved, loaded = list(sys.path), set(sys.modules)
-    sys.path[:0] = folders
+    sys.path[:0] = [*([str(script_dir)] if script_dir else []), *folders]
     try:
         yield
     finally:
         sys.path[:] = saved
         for name, module in list(sys.modules.items()):
             file = "" if name in loaded else getattr(module, "__file__", None) or ""
-            if any(file.startswith(folder + os.sep) for folder in folders):
+            if not file:
+                continue
+            if any(file.startswith(f + os.sep) for f in folders) or (
+                script_dir and Path(file).parent == script_dir
+            ):
                 del sys.modules[name]
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
@@ -20,7 +18,8 @@ import pytest
 
 from bertlab.sweep.space import canonical, differences, fingerprint, parse_space
 from bertlab.sweep.study import storage_for
-from helpers.runs import HANG_GUARD_S, run_train, tiny_overrides
+from helpers.inprocess import run_here
+from helpers.runs import run_train, tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).parent / "toy" / "app.py"
@@ -38,19 +37,11 @@ NO_TEST_SENTENCE = (
 
 
 def toy(root: Path, *overrides: str) -> subprocess.CompletedProcess:
-    """Run the toy sweep with its dir under ``root`` named after the study, as hparams_search."""
-    cmd = [
-        sys.executable,
-        str(APP),
-        "-m",
-        *GRID,
-        f"hydra.sweep.dir={root}/${{hydra.sweeper.study_name}}",
-        *overrides,
-    ]
-    env = {**os.environ, "SWEEP_DIR": str(root / "unused")}
-    return subprocess.run(
-        cmd, env=env, cwd=root.parent, capture_output=True, text=True, timeout=HANG_GUARD_S
-    )
+    """Run the toy sweep with its dir under ``root`` named after the study, as hparams_search
+    (its command line, in this process: `run_here`)."""
+    sweep_dir = f"hydra.sweep.dir={root}/${{hydra.sweeper.study_name}}"
+    env = {"SWEEP_DIR": str(root / "unused")}
+    return run_here(APP, "-m", *GRID, sweep_dir, *overrides, cwd=root.parent, env=env)
 
 
 def ok(proc: subprocess.CompletedProcess) -> tuple[str, str]:
@@ -80,7 +71,6 @@ def test_the_fingerprint_is_the_space_and_sorted_fixed_overrides():
     assert differences(a, c) == ["fixed override b=2 removed", "fixed override b=3 added"]
 
 
-@pytest.mark.slow
 def test_same_command_resumes_and_a_changed_grid_is_a_new_study(tmp_path):
     root = tmp_path / "sweeps"
     name, state = ok(toy(root, "x=0.1,0.2"))
@@ -105,7 +95,6 @@ def test_same_command_resumes_and_a_changed_grid_is_a_new_study(tmp_path):
     assert fixed not in (name, other)
 
 
-@pytest.mark.slow
 def test_an_explicit_name_with_another_space_is_refused_naming_the_difference(tmp_path):
     root = tmp_path / "sweeps"
     assert ok(toy(root, "x=0.1,0.2", "hydra.sweeper.study_name=mine")) == ("mine", "new")
@@ -119,7 +108,6 @@ def test_an_explicit_name_with_another_space_is_refused_naming_the_difference(tm
     assert len(trials(root / "mine", "mine")) == 2
 
 
-@pytest.mark.slow
 def test_a_one_value_grid_is_one_message(tmp_path):
     root = tmp_path / "sweeps"
     proc = toy(root, "x=0.3")
@@ -161,7 +149,6 @@ def test_a_plain_multirun_job_does_not_test(tiny_model_dir, tiny_csv, tmp_path):
         assert "test" not in json.loads(path.read_text())
 
 
-@pytest.mark.slow
 def test_a_changed_command_in_an_explicit_sweep_dir_is_refused(tmp_path):
     out = tmp_path / "shared"
     name, _ = ok(toy(tmp_path, "x=0.1,0.2", f"hydra.sweep.dir={out}"))

@@ -1,6 +1,9 @@
 """The Optuna sweeper end to end on a fast stand-in app (tests/sweep/toy): no model, seconds each.
 
 The same sweeper runs train.py in test_train_sweeps.py; here each behaviour gets its own sweep.
+The app's command line runs in this process (`run_here`: exit code and output, as Hydra's basic
+launcher runs each job in its process anyway), in real processes where a signal or two workers
+at once are the point.
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ import pytest
 import yaml
 
 from bertlab.sweep.study import storage_for
+from helpers.inprocess import run_here
 from helpers.runs import HANG_GUARD_S
-
-pytestmark = pytest.mark.slow  # each test runs the toy app's sweep in a subprocess
 
 APP = Path(__file__).parent / "toy" / "app.py"
 
@@ -32,10 +34,9 @@ def sweep_cmd(sweep_dir: Path, *overrides: str) -> tuple[list[str], dict[str, st
 
 
 def sweep(sweep_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    cmd, env = sweep_cmd(sweep_dir, *overrides)
-    return subprocess.run(
-        cmd, env=env, cwd=sweep_dir.parent, capture_output=True, text=True, timeout=HANG_GUARD_S
-    )
+    """`python app.py -m <overrides>` with its sweep in `sweep_dir`, run in this process."""
+    env = {"SWEEP_DIR": str(sweep_dir)}
+    return run_here(APP, "-m", *overrides, cwd=sweep_dir.parent, env=env)
 
 
 def rows(sweep_dir: Path) -> list[dict[str, str]]:
@@ -132,6 +133,7 @@ def test_a_bad_sweep_is_refused_before_any_trial(tmp_path, override, message):
     assert not out.exists()
 
 
+@pytest.mark.slow  # real processes: a signal, two workers
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
     out = tmp_path / "sweep"
@@ -162,6 +164,7 @@ def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
     assert sum(r["param:x"] == table[0]["param:x"] for r in table) == 1
 
 
+@pytest.mark.slow  # real processes: a signal, two workers
 def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
     out = tmp_path / "sweep"
     cmd, env = sweep_cmd(out, "hydra.sweeper.n_trials=6", "wait_workers=2", "sleep_s=0.1")

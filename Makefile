@@ -1,14 +1,18 @@
 # bertlab: the two commands a fresh machine needs.
 #   make train   set up .venv and fine-tune the default model on Rotten Tomatoes (offline)
 #   make test    set up .venv and run the test suite (what CI runs)
+#   make test-fast   the tests that neither train nor start processes (-m "not slow")
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch 2.13.0: a CPU build from this machine's local wheel store (a plain `torch` pulls a
 # multi-GB CUDA build). On a GPU machine: make setup TORCH="torch" (or your CUDA wheel).
 TORCH ?= torch==2.13.0
 ARGS ?=
+# pytest-xdist workers for `make test` (one per core of a 2-core CI machine; each test file
+# stays on one worker, so its module fixtures are built once). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 
-.PHONY: setup train test lint clean-cache gpu-site
+.PHONY: setup train test test-fast lint clean-cache gpu-site
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -22,7 +26,10 @@ train: setup
 	$(PY) train.py $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench train.py

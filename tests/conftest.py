@@ -6,12 +6,33 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-from bertlab.testing import make_tiny_checkpoint, make_toy_corpus
-
+# One compute thread per process, set before torch is imported (and inherited by the
+# subprocesses the tests start: DDP ranks, bench sides, train.py): on 2 cores, a second
+# thread in each of several processes (pytest-xdist's workers, a test's subprocesses) only
+# oversubscribes them, and the tiny model gains nothing from it.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a network in tests
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from bertlab.testing import make_tiny_checkpoint, make_toy_corpus  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # were torch imported before
+
+
+# Folders whose tests train a model or start processes: all marked `slow`, so that
+# `make test-fast` (-m "not slow") runs the rest in a fraction of the time. Elsewhere
+# (tests/unit, tests/sweep) such a test carries the mark itself.
+SLOW_FOLDERS = {"after_training", "bench", "distributed", "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent.name in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import bertlab
 from bertlab.errors import ModelError, RunDirError
 from bertlab.tools.export import export
 from bertlab.tools.export import main as export_main
-from helpers.runs import ROOT
+from helpers.inprocess import run_here
 from helpers.trained import trained_run
 
 
@@ -53,15 +52,8 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 
 def tool(*args: str) -> subprocess.CompletedProcess:
-    """`python -m bertlab.export <args>` in a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "bertlab.export", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        cwd=ROOT,
-        timeout=300,
-    )
+    """`python -m bertlab.export <args>`, run in this process (`run_here`)."""
+    return run_here("bertlab.export", *args)
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])

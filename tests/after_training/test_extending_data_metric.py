@@ -11,7 +11,8 @@ import pytest
 
 import bertlab
 from bertlab.tools.evaluate import run_datamodule
-from helpers.runs import ROOT, run_train, with_epochs
+from helpers.inprocess import run_here
+from helpers.runs import ROOT, with_epochs
 from helpers.trained import write_block
 
 
@@ -28,7 +29,8 @@ def test_example_3_new_data_source(tmp_path, tiny_model_dir, tiny_csv):
     )
     out = tmp_path / "run"
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "pkg"), os.environ.get("PYTHONPATH", "")])}
-    proc = run_train(
+    proc = run_here(
+        ROOT / "train.py",
         "--config-dir",
         str(tmp_path / "conf"),
         "data=folders",
@@ -48,7 +50,8 @@ def test_example_3_new_data_source(tmp_path, tiny_model_dir, tiny_csv):
 def test_example_4_extra_metric(tmp_path, tiny_model_dir, tiny_csv):
     write_block("configs/model/minilm_balanced.yaml", tmp_path / "conf")
     out = tmp_path / "run"
-    proc = run_train(
+    proc = run_here(
+        ROOT / "train.py",
         "--config-dir",
         str(tmp_path / "conf"),
         "model=minilm_balanced",

@@ -12,8 +12,8 @@ from bertlab.errors import ModelError
 from bertlab.model import heads
 from bertlab.testing import make_tiny_checkpoint
 from bertlab.tools.export import export
-from helpers.inprocess import train_in_process
-from helpers.runs import ROOT, run_train, with_epochs
+from helpers.inprocess import run_here, train_in_process
+from helpers.runs import ROOT, with_epochs
 from helpers.trained import doc_blocks, write_block
 
 
@@ -23,7 +23,8 @@ def test_example_1_another_checkpoint_directory(tmp_path, tiny_csv):
     write_block("configs/model/my_bert.yaml", conf, {"/data/checkpoints/my-bert": str(other)})
     assert "python train.py model=my_bert" in (ROOT / "docs/extending.md").read_text()
     out = tmp_path / "run"
-    proc = run_train(
+    proc = run_here(
+        ROOT / "train.py",
         "--config-dir",
         str(conf),
         "model=my_bert",

@@ -13,7 +13,8 @@ import pytest
 
 import bertlab
 from bertlab.tools.evaluate import evaluate
-from helpers.runs import ROOT, run_train, with_epochs
+from helpers.inprocess import run_here
+from helpers.runs import ROOT, with_epochs
 from helpers.trained import write_block
 
 WORDS = {1: "awful dreadful", 2: "fine okay", 3: "superb brilliant"}
@@ -40,7 +41,8 @@ def test_example_5_ordinal_task(tmp_path, tiny_model_dir, monkeypatch):
     # named on the user's own command line: no BERTLAB_TRUSTED_TARGETS (it was needed)
     env = {"PYTHONPATH": os.pathsep.join([pkg, os.environ.get("PYTHONPATH", "")])}
     opts = with_epochs(tiny_model_dir, tmp_path / "ratings.csv", out, tmp_path / "c", epochs=6)
-    proc = run_train(
+    proc = run_here(
+        ROOT / "train.py",
         *opts,
         "data.task=my_tasks.Ordinal",
         "objective.metric=val/mae",

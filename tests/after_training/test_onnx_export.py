@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -14,8 +12,8 @@ import torch
 
 import bertlab
 from bertlab.tools.export import main as export_main
-from helpers.inprocess import train_in_process
-from helpers.runs import ROOT, with_epochs
+from helpers.inprocess import run_here, train_in_process
+from helpers.runs import with_epochs
 from helpers.trained import trained_run
 
 NAMES = ["input_ids", "attention_mask", "token_type_ids"]
@@ -85,19 +83,9 @@ def test_card_shows_both_snippets_and_the_onnx_one_runs(run, exported, monkeypat
     assert np.allclose(namespace["scores"], expected, atol=1e-5)
 
 
-def test_missing_onnx_packages_are_one_clear_error(run, tmp_path):
-    code = (
-        "import sys; sys.modules['onnxscript'] = None; from bertlab.tools.export import main; "
-        f"raise SystemExit(main([{str(run)!r}, {str(tmp_path / 'hf')!r}, '--onnx']))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        cwd=ROOT,
-        timeout=300,
-    )
+def test_missing_onnx_packages_are_one_clear_error(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # `import onnxscript` fails
+    proc = run_here("bertlab.export", str(run), str(tmp_path / "hf"), "--onnx")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "pip install 'bertlab[onnx]'" in proc.stderr
     assert not (tmp_path / "hf").exists()

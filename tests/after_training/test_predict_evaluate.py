@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,8 +13,8 @@ from bertlab.data.tokenize import TokenizedCorpus
 from bertlab.tools.evaluate import evaluate
 from bertlab.tools.evaluate import main as evaluate_main
 from bertlab.tools.predict import main as predict_main
-from helpers.inprocess import train_in_process
-from helpers.runs import ROOT, with_epochs
+from helpers.inprocess import run_here, train_in_process
+from helpers.runs import with_epochs
 from helpers.trained import trained_run
 
 
@@ -80,13 +78,7 @@ def test_predict_cli_writes_label_and_probabilities(predictor, run, tmp_path, ti
 
 
 def test_evaluate_test_split_reproduces_the_runs_test_metrics(run):
-    proc = subprocess.run(
-        [sys.executable, "-m", "bertlab.evaluate", str(run)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_here("bertlab.evaluate", str(run))
     assert proc.returncode == 0, proc.stderr[-2000:]
     saved = json.loads((run / "eval" / "test.json").read_text())
     recorded = json.loads((run / "metrics.json").read_text())["test"]

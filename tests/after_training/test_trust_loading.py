@@ -1,5 +1,6 @@
 """A run dir from someone else must not run code; a changed corpus must not be scored as the
-run's own split; last.ckpt is the final state. Through the real entry points."""
+run's own split; last.ckpt is the final state. Through the real entry points (their command
+lines run in this process: `run_here`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +19,8 @@ import yaml
 import bertlab
 from bertlab.errors import ConfigError, DataError, ModelError
 from bertlab.tools.evaluate import evaluate
-from helpers.inprocess import train_in_process
-from helpers.runs import ROOT, run_train, tiny_overrides
+from helpers.inprocess import run_here, train_in_process
+from helpers.runs import ROOT, tiny_overrides
 from helpers.trained import trained_run
 
 
@@ -46,10 +46,8 @@ def run(trained, tmp_path) -> Path:
 
 
 def tool(module: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, cwd=ROOT
-    )
+    """`python -m <module> <args>`, run in this process (`run_here`)."""
+    return run_here(module, *args)
 
 
 def poisoned_checkpoint(run: Path, marker: Path) -> Path:
@@ -83,12 +81,12 @@ def test_training_from_a_poisoned_checkpoint_runs_no_code(run, tmp_path, tiny_mo
     marker = tmp_path / "PWNED"
     ckpt = poisoned_checkpoint(run, marker)
     overrides = tiny_overrides(tiny_model_dir, tiny_csv, tmp_path / "new", tmp_path / "cache")
-    proc = run_train(*overrides, f"ckpt_path={ckpt}", "trainer.max_epochs=5")
+    proc = run_here(ROOT / "train.py", *overrides, f"ckpt_path={ckpt}", "trainer.max_epochs=5")
     assert proc.returncode != 0 and not marker.exists()
     # resume= skips the poisoned newest file and continues from the newest that loads
     os.utime(ckpt)
     resumed = [o for o in overrides if not o.startswith("hydra.run.dir=")]
-    proc = run_train(*resumed, f"resume={run}", "trainer.max_epochs=5")
+    proc = run_here(ROOT / "train.py", *resumed, f"resume={run}", "trainer.max_epochs=5")
     assert not marker.exists()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "cannot be loaded; resuming from" in proc.stderr + proc.stdout

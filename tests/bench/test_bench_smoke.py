@@ -1,29 +1,40 @@
 """Smoke test of bench/bench.py with a tiny model and synthetic data, so the script cannot rot.
-No timing assertions: only that both sides ran and produced sane numbers."""
+No timing assertions: only that both sides ran and produced sane numbers. Its command line runs
+in this process, except where --isolate's own processes are the point."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
-from helpers.runs import ROOT
+from helpers.inprocess import run_here
+from helpers.runs import HANG_GUARD_S, ROOT
 
 
-def run_bench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def bench_here(*args: str, work: Path) -> subprocess.CompletedProcess:
+    """`python bench/bench.py <args>` run in this process, its scratch files under `work`."""
+    return run_here(ROOT / "bench" / "bench.py", *args, env={"BENCH_WORK": str(work)})
+
+
+def run_bench(*args: str, work: Path) -> subprocess.CompletedProcess:
+    """`python bench/bench.py <args>` in a subprocess, its scratch files under `work`."""
     return subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench.py"), *args],
         cwd=ROOT,
+        env={**os.environ, "BENCH_WORK": str(work)},
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=HANG_GUARD_S,
     )
 
 
 def test_bench_runs_both_sides_and_reports_ratios(tiny_model_dir, tmp_path):
     out = tmp_path / "bench.json"
-    proc = run_bench(
+    proc = bench_here(
         "--model",
         str(tiny_model_dir),
         "--data",
@@ -38,6 +49,7 @@ def test_bench_runs_both_sides_and_reports_ratios(tiny_model_dir, tmp_path):
         "64",
         "--out",
         str(out),
+        work=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     row = json.loads(out.read_text())["rows"][0]
@@ -65,6 +77,7 @@ def test_bench_isolates_sides_in_their_own_processes(tiny_model_dir, tmp_path):
         *("--model", str(tiny_model_dir), "--data", "short", "--steps", "3", "--warmup", "1"),
         *("--synthetic-size", "200", "--max-length", "64", "--no-eval", "--no-raw"),
         *("--isolate", "--out", str(out)),
+        work=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     row = json.loads(out.read_text())["rows"][0]
@@ -76,7 +89,7 @@ def test_bench_isolates_sides_in_their_own_processes(tiny_model_dir, tmp_path):
     assert "their own processes" in proc.stdout
 
 
-def test_bench_refuses_steps_not_above_warmup():
-    proc = run_bench("--steps", "3", "--warmup", "3", timeout=120)
+def test_bench_refuses_steps_not_above_warmup(tmp_path):
+    proc = bench_here("--steps", "3", "--warmup", "3", work=tmp_path)
     assert proc.returncode == 2
     assert "--steps must exceed --warmup" in proc.stderr

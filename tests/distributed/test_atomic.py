@@ -12,6 +12,7 @@ import torch
 
 from bertlab.train.resume import newest_checkpoint
 from bertlab.utils.checkpoint_io import AtomicCheckpointIO
+from helpers.runs import HANG_GUARD_S
 
 WRITER = textwrap.dedent("""
     import sys, time, torch
@@ -31,12 +32,12 @@ def test_kill_during_a_write_leaves_the_previous_file_intact(tmp_path):
     path = tmp_path / "checkpoints" / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"weights": torch.ones(256, 256)}, path)
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HANG_GUARD_S
     while not list(path.parent.glob(".last.ckpt.*.tmp")):  # the new version is being written
         assert proc.poll() is None and time.monotonic() < deadline, "writer never started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert proc.wait(timeout=HANG_GUARD_S) == -signal.SIGKILL
     loaded = torch.load(path, weights_only=True)
     assert torch.equal(loaded["weights"], torch.ones(256, 256))  # the old one, whole
     assert newest_checkpoint(tmp_path) == path  # the leftover temp file is never picked

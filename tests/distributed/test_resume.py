@@ -7,9 +7,10 @@ import torch
 
 from bertlab.errors import ConfigError
 from bertlab.train.resume import newest_checkpoint, resume_checkpoint
-from helpers.distributed import evaluate, metrics, train, train_here, weights
+from helpers.distributed import evaluate, fast, metrics, train, train_here, weights
 from helpers.faults import KILL
-from helpers.runs import with_helpers_on_path
+from helpers.inprocess import run_here
+from helpers.runs import ROOT, with_helpers_on_path
 
 pytestmark = pytest.mark.slow
 KILL_AT = 22  # epoch 1 (steps 15..29), 7 batches in; the newest checkpoint is step 20
@@ -93,14 +94,10 @@ def test_resume_needs_a_run_dir_with_checkpoints(tmp_path):
 
 def test_train_refuses_resume_of_an_empty_dir(tmp_path, tiny_model_dir, tiny_csv):
     empty = tmp_path / "empty"
-    _, proc = train(
-        tmp_path,
-        "x",
-        tiny_model_dir,
-        tiny_csv,
-        tmp_path / "cache",
-        f"resume={empty}",
-        run_dir=False,
+    resume = f"resume={empty}"
+    _, overrides = fast(
+        tmp_path, "x", tiny_model_dir, tiny_csv, tmp_path / "cache", resume, run_dir=False
     )
+    proc = run_here(ROOT / "train.py", *overrides)  # train.py's command line, in this process
     assert proc.returncode == 2
     assert "no checkpoint" in proc.stderr + proc.stdout

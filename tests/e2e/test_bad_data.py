@@ -1,5 +1,7 @@
 """Odd data through `train.py`: a provided test split is tested row for row, and each data
-oddity stops the run with one clear message (exit code 2, FAILED.txt, no metrics.json)."""
+oddity stops the run with one clear message (exit code 2, FAILED.txt, no metrics.json).
+train.py's command line runs in this process, but in a real one where the child process's
+permissions are the point."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ import pandas as pd
 import pytest
 
 from bertlab.testing import make_toy_corpus
-from helpers.inprocess import train_in_process
-from helpers.runs import ROOT, run_train, tiny_overrides
+from helpers.inprocess import run_here, train_in_process
+from helpers.runs import HANG_GUARD_S, ROOT, tiny_overrides
 
 
 def assert_refused(proc: subprocess.CompletedProcess, run_dir: Path, *phrases: str) -> None:
@@ -31,11 +33,13 @@ def assert_refused(proc: subprocess.CompletedProcess, run_dir: Path, *phrases: s
 @pytest.fixture()
 def run(tiny_model_dir, tiny_csv, tmp_path):
     def go(*extra: str, data: Path = tiny_csv, in_process: bool = False):
-        """train.py in a subprocess (or, `in_process`, the pipeline here; it raises on failure)."""
+        """train.py's command line run here (`run_here`: exit code and output), or with
+        `in_process` the pipeline itself (it raises on failure)."""
         out = tmp_path / "run"
         overrides = tiny_overrides(tiny_model_dir, data, out, tmp_path / "cache")
-        train = train_in_process if in_process else run_train
-        return train(*overrides, "trainer.max_epochs=1", *extra), out
+        if in_process:
+            return train_in_process(*overrides, "trainer.max_epochs=1", *extra), out
+        return run_here(ROOT / "train.py", *overrides, "trainer.max_epochs=1", *extra), out
 
     return go
 
@@ -101,7 +105,7 @@ def test_unreadable_data_file(tiny_model_dir, tiny_csv, tmp_path):
         preexec_fn=_drop_read_override,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_GUARD_S,
     )
     assert_refused(proc, out, f"Cannot read data file {path}: Permission denied", "chmod a+r")
 

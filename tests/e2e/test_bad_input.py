@@ -1,11 +1,15 @@
-"""Bad input through `train.py`: one clear message, exit code != 0, no metrics.json."""
+"""Bad input through `train.py`: one clear message, exit code != 0, no metrics.json.
+
+train.py's command line runs in this process (`run_here`: exit code and output as a
+subprocess gives them); test_missing_file runs it in a real process."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from helpers.runs import run_train, tiny_overrides
+from helpers.inprocess import run_here
+from helpers.runs import ROOT, run_train, tiny_overrides
 
 
 def assert_refused(proc, run_dir, *phrases: str) -> None:
@@ -19,17 +23,18 @@ def assert_refused(proc, run_dir, *phrases: str) -> None:
 
 @pytest.fixture()
 def run(tiny_model_dir, tiny_csv, tmp_path):
-    def go(*extra: str, data=tiny_csv):
+    def go(*extra: str, data=tiny_csv, subprocess: bool = False):
         out = tmp_path / "run"
-        return run_train(
-            *tiny_overrides(tiny_model_dir, data, out, tmp_path / "cache"), *extra
-        ), out
+        overrides = [*tiny_overrides(tiny_model_dir, data, out, tmp_path / "cache"), *extra]
+        if subprocess:
+            return run_train(*overrides), out
+        return run_here(ROOT / "train.py", *overrides), out
 
     return go
 
 
 def test_missing_file(run, tmp_path):
-    proc, out = run(f"data.source.path={tmp_path / 'missing.csv'}")
+    proc, out = run(f"data.source.path={tmp_path / 'missing.csv'}", subprocess=True)
     assert_refused(proc, out, "Data file not found", "missing.csv")
     assert proc.returncode == 2
     assert (out / "FAILED.txt").is_file()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.runs import run_train, sweep_overrides
+from helpers.inprocess import run_here
+from helpers.runs import ROOT, run_train, sweep_overrides
 
 TEST_LOADER_LOG = "Building the test dataloader"  # logged by the DataModule when it does
 
@@ -78,7 +79,8 @@ def test_kfold_multirun_writes_fold_runs_and_their_mean(tiny_model_dir, tiny_csv
 
 
 def test_kfold_refuses_test_after_fit(tiny_model_dir, tiny_csv, tmp_path):
-    proc = run_train(
+    proc = run_here(
+        ROOT / "train.py",
         "cv=kfold",
         "test_after_fit=true",
         *cv_overrides(tiny_model_dir, tiny_csv, tmp_path / "cache", tmp_path / "cv"),

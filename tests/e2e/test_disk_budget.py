@@ -22,8 +22,8 @@ from bertlab.sweep.final import best_run
 from bertlab.tools.loading import run_checkpoint
 from bertlab.train.checkpoints import check_resumable, is_weights_only, relative_path
 from helpers.faults import KILL
-from helpers.inprocess import train_in_process
-from helpers.runs import run_train, tiny_overrides, with_helpers_on_path
+from helpers.inprocess import run_here, train_in_process
+from helpers.runs import ROOT, run_train, tiny_overrides, with_helpers_on_path
 
 pytestmark = pytest.mark.slow
 FAST = [  # 240 train rows / 16 = 15 steps per epoch, 2 epochs; a step checkpoint every 5
@@ -110,7 +110,8 @@ def test_opt_in_weights_only_best_loads_but_refuses_resume(tmp_path, tiny_model_
     assert bertlab.load(out, device="cpu").predict(["great film"])
     with pytest.raises(RunDirError, match="weights only"):
         check_resumable(best)
-    _, proc = train(tmp_path, "other", tiny_model_dir, tiny_csv, flag, f"resume={out}")
+    _, resumed = fast(tmp_path, "other", tiny_model_dir, tiny_csv, flag, f"resume={out}")
+    proc = run_here(ROOT / "train.py", *resumed)
     assert proc.returncode != 0
     assert "Resume is no longer possible" in proc.stdout + proc.stderr
 

@@ -1,5 +1,6 @@
 """Runs that cannot silently go wrong: one run per dir, resume only the same experiment, a
-NaN loss stops the run, a full disk is named. Through the real train.py."""
+NaN loss stops the run, a full disk is named. Through the real train.py: its command line in
+this process (`run_here`), in real processes where two start at once or a sweep runs."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from helpers.inprocess import train_in_process
-from helpers.runs import ROOT, run_train, tiny_overrides
+from helpers.inprocess import run_here, train_in_process
+from helpers.runs import HANG_GUARD_S, ROOT, run_train, tiny_overrides
 
 pytestmark = pytest.mark.slow
 ONE_EPOCH = ["trainer.max_epochs=1", "test_after_fit=false"]
+TRAIN = ROOT / "train.py"
 
 
 def output(proc: subprocess.CompletedProcess) -> str:
@@ -49,7 +51,7 @@ def finished(tmp_path_factory, tiny_model_dir, tiny_csv) -> tuple[Path, Path, li
 def test_a_second_run_into_the_same_dir_is_refused(finished):
     run, _, overrides = finished
     before = digests(run)
-    proc = run_train(*overrides)
+    proc = run_here(TRAIN, *overrides)
     assert proc.returncode == 2
     assert "already holds a run" in output(proc) and "resume=" in output(proc)
     assert "Traceback" not in output(proc)
@@ -84,7 +86,7 @@ def test_runs_started_in_the_same_second_get_their_own_dirs(tmp_path, tiny_model
         for _ in range(2)
     ]
     for proc in procs:
-        assert proc.wait(timeout=300) == 0, proc.stderr.read()[-3000:]
+        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()[-3000:]
     runs = sorted(tmp_path.glob("*/runs/*"))  # fast_dev_run's task name is "debug"
     assert len(runs) == 2 and all((r / "config.yaml").is_file() for r in runs)
 
@@ -95,7 +97,7 @@ def test_resume_with_another_data_file_is_refused_and_writes_nothing(finished, t
     pd.read_csv(data).head(200).to_csv(other, index=False)
     before = digests(run)
     resumed = [o for o in overrides if not o.startswith(("hydra.run.dir=", "data.source.path="))]
-    proc = run_train(*resumed, f"data.source.path={other}", f"resume={run}")
+    proc = run_here(TRAIN, *resumed, f"data.source.path={other}", f"resume={run}")
     assert proc.returncode == 2, output(proc)[-3000:]
     assert "data.source.path" in output(proc) and "another setup" in output(proc)
     assert digests(run) == before
@@ -110,7 +112,7 @@ def test_resume_on_changed_file_content_is_refused_and_writes_nothing(finished):
     before = digests(run)
     try:
         resumed = [o for o in overrides if not o.startswith("hydra.run.dir=")]
-        proc = run_train(*resumed, f"resume={run}", "trainer.max_epochs=2")
+        proc = run_here(TRAIN, *resumed, f"resume={run}", "trainer.max_epochs=2")
     finally:
         data.write_bytes(original)
     assert proc.returncode == 2, output(proc)[-3000:]
@@ -132,7 +134,8 @@ def nan_model(tmp_path_factory, tiny_model_dir) -> Path:
 
 def test_a_nan_loss_stops_the_run(nan_model, tmp_path, tiny_csv):
     out = tmp_path / "run"
-    proc = run_train(
+    proc = run_here(
+        TRAIN,
         *tiny_overrides(nan_model, tiny_csv, out, tmp_path / "cache"),
         "max_nonfinite_steps=2",
         "trainer.log_every_n_steps=1",
@@ -181,7 +184,7 @@ def small_disk(tmp_path):
 
 def test_a_full_disk_while_checkpointing_is_named(small_disk, tmp_path, tiny_model_dir, tiny_csv):
     out = small_disk / "run"
-    proc = run_train(*tiny_overrides(tiny_model_dir, tiny_csv, out, tmp_path / "cache"))
+    proc = run_here(TRAIN, *tiny_overrides(tiny_model_dir, tiny_csv, out, tmp_path / "cache"))
     assert proc.returncode == 2, output(proc)[-3000:]
     assert "No space left on device while saving checkpoint" in output(proc)
     assert str(out / "checkpoints") in output(proc) and "Traceback" not in output(proc)

@@ -2,15 +2,23 @@
 runs the pipeline as `@hydra.main` would (run dir, `.hydra/` copies, logging to train.log),
 without starting an interpreter and importing torch again.
 
-For the tests that read what a finished run left on disk. Subprocesses stay where the exit
-code, DDP ranks, a kill or the console text is what a test checks (`helpers.runs.run_train`).
+For the tests that read what a finished run left on disk. `run_here` runs any command line
+(`python train.py ...`, `python -m bertlab.evaluate ...`) here and returns its exit code and
+output, for the tests that check only those. Subprocesses stay where the process itself is
+the point: DDP ranks, a kill, signals, Hydra's multirun launching, a console's terminal
+(`helpers.runs.run_train`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import runpy
+import subprocess
+import sys
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +82,86 @@ def train_in_process(
             GlobalHydra.instance().clear()
     out = Path(ret.hydra_cfg.hydra.runtime.output_dir)
     return Run(dir=out, value=ret.return_value, task_name=str(ret.cfg.task_name))
+
+
+def run_here(
+    target: str | Path, *args: str, cwd: Path = ROOT, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """`python <target> <args>` (a script's path) or `python -m <target> <args>` (a module's
+    name, a str without ".py"), run in this process as the interpreter would run it: argv,
+    `__main__`, stdout and stderr captured, `SystemExit` taken as the exit code and any other
+    exception printed with its traceback as exit code 1.
+
+    Returns what `subprocess.run(..., capture_output=True, text=True)` would. The process's
+    state is put back afterwards as in `train_in_process`; a PYTHONPATH in `env` (and a
+    script's own folder) go on sys.path for the run, and the modules first imported from them
+    are forgotten after.
+    """
+    script = isinstance(target, Path) or str(target).endswith(".py")
+    argv = [str(target), *args]
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv = sys.argv
+    GlobalHydra.instance().clear()
+    with (
+        _restored_process_state(cwd, env),
+        _python_path(
+            (env or {}).get("PYTHONPATH", ""), Path(target).resolve().parent if script else None
+        ),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        sys.argv = list(argv)
+        try:
+            if script:
+                runpy.run_path(str(target), run_name="__main__")
+            else:
+                runpy.run_module(str(target), run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as exit_:
+            code = _exit_code(exit_.code)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.argv = saved_argv
+            GlobalHydra.instance().clear()
+    prefix = [] if script else ["-m"]
+    return subprocess.CompletedProcess(
+        [sys.executable, *prefix, *argv], code, out.getvalue(), err.getvalue()
+    )
+
+
+@contextlib.contextmanager
+def _python_path(python_path: str, script_dir: Path | None) -> Iterator[None]:
+    """The script's folder and `python_path`'s folders first on sys.path, as a new
+    interpreter puts them; afterwards sys.path as it was, and the modules first imported
+    during the run from under those folders (from the script's folder itself only: bertlab
+    lives below train.py's) dropped."""
+    folders = [str(Path(p).resolve()) for p in python_path.split(os.pathsep) if p]
+    saved, loaded = list(sys.path), set(sys.modules)
+    sys.path[:0] = [*([str(script_dir)] if script_dir else []), *folders]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+        for name, module in list(sys.modules.items()):
+            file = "" if name in loaded else getattr(module, "__file__", None) or ""
+            if not file:
+                continue
+            if any(file.startswith(f + os.sep) for f in folders) or (
+                script_dir and Path(file).parent == script_dir
+            ):
+                del sys.modules[name]
+
+
+def _exit_code(code: object) -> int:
+    """The exit status `sys.exit(code)` gives a process (a message goes to stderr, status 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
 
 
 @contextlib.contextmanager

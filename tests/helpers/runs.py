@@ -9,17 +9,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).resolve().parent
+# The one limit on a test's subprocess or wait: a hang guard, not a speed check. A run that
+# takes longer is stuck, however loaded the machine (pytest-timeout's limit is above it).
+HANG_GUARD_S = 1200
 
 
 def run_train(
-    *overrides: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300
+    *overrides: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = HANG_GUARD_S
 ) -> subprocess.CompletedProcess:
     """Run `python train.py <overrides>` in a subprocess; return the finished process."""
     return run_python(str(ROOT / "train.py"), *overrides, cwd=cwd, env=env, timeout=timeout)
 
 
 def run_python(
-    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300
+    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = HANG_GUARD_S
 ) -> subprocess.CompletedProcess:
     """Run `python <args>` offline in a subprocess; return the finished process."""
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}

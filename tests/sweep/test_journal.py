@@ -16,6 +16,7 @@ import pytest
 
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.study import storage_for
+from helpers.runs import HANG_GUARD_S
 
 APP = Path(__file__).parent / "toy" / "app.py"
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -103,7 +104,7 @@ def test_the_repair_waits_for_a_write_in_progress(tmp_path):
     with path.open("ab") as f:
         f.write(op[20:])
     lock.release()
-    reader.join(timeout=30)
+    reader.join(timeout=HANG_GUARD_S)
 
     assert opened and opened[0].user_attrs["late"] == 3
     assert copies(path) == []
@@ -138,6 +139,7 @@ def test_an_operation_optuna_cannot_replay_is_one_error_naming_the_file(tmp_path
     assert str(path) in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_sweeper_reports_a_damaged_journal_in_one_message(tmp_path):
     out = tmp_path / "sweep"
     out.mkdir()
@@ -149,7 +151,7 @@ def test_the_sweeper_reports_a_damaged_journal_in_one_message(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=HANG_GUARD_S,
     )
     assert proc.returncode == 2  # a user error (Hydra's own exit was 1)
     assert f"The Optuna journal {path} is damaged: line 1" in proc.stderr

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
@@ -20,6 +18,7 @@ import pytest
 
 from bertlab.sweep.space import canonical, differences, fingerprint, parse_space
 from bertlab.sweep.study import storage_for
+from helpers.inprocess import run_here
 from helpers.runs import run_train, tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,19 +37,11 @@ NO_TEST_SENTENCE = (
 
 
 def toy(root: Path, *overrides: str) -> subprocess.CompletedProcess:
-    """Run the toy sweep with its dir under ``root`` named after the study, as hparams_search."""
-    cmd = [
-        sys.executable,
-        str(APP),
-        "-m",
-        *GRID,
-        f"hydra.sweep.dir={root}/${{hydra.sweeper.study_name}}",
-        *overrides,
-    ]
-    env = {**os.environ, "SWEEP_DIR": str(root / "unused")}
-    return subprocess.run(
-        cmd, env=env, cwd=root.parent, capture_output=True, text=True, timeout=180
-    )
+    """Run the toy sweep with its dir under ``root`` named after the study, as hparams_search
+    (its command line, in this process: `run_here`)."""
+    sweep_dir = f"hydra.sweep.dir={root}/${{hydra.sweeper.study_name}}"
+    env = {"SWEEP_DIR": str(root / "unused")}
+    return run_here(APP, "-m", *GRID, sweep_dir, *overrides, cwd=root.parent, env=env)
 
 
 def ok(proc: subprocess.CompletedProcess) -> tuple[str, str]:

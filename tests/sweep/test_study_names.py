@@ -11,6 +11,7 @@ import pytest
 
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.identity import check_study_name
+from helpers.runs import HANG_GUARD_S
 
 APP = Path(__file__).parent / "toy" / "app.py"
 BAD = ["../../x", "..", "a/b", "/abs", "a\\b", ".hidden", "a..b", "", None, "a b"]
@@ -27,6 +28,7 @@ def test_plain_names_pass(name):
     assert check_study_name(name) == name
 
 
+@pytest.mark.slow
 def test_the_sweeper_refuses_an_escaping_name_before_writing_anything(tmp_path):
     root = tmp_path / "logs" / "train" / "sweeps"
     proc = subprocess.run(
@@ -41,7 +43,7 @@ def test_the_sweeper_refuses_an_escaping_name_before_writing_anything(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=HANG_GUARD_S,
     )
     assert proc.returncode == 2  # a user error (Hydra's own exit was 1)
     assert "hydra.sweeper.study_name='../../x'" in proc.stderr

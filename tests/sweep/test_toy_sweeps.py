@@ -1,6 +1,9 @@
 """The Optuna sweeper end to end on a fast stand-in app (tests/sweep/toy): no model, seconds each.
 
 The same sweeper runs train.py in test_train_sweeps.py; here each behaviour gets its own sweep.
+The app's command line runs in this process (`run_here`: exit code and output, as Hydra's basic
+launcher runs each job in its process anyway), in real processes where a signal or two workers
+at once are the point.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import pytest
 import yaml
 
 from bertlab.sweep.study import storage_for
+from helpers.inprocess import run_here
+from helpers.runs import HANG_GUARD_S
 
 APP = Path(__file__).parent / "toy" / "app.py"
 
@@ -29,10 +34,9 @@ def sweep_cmd(sweep_dir: Path, *overrides: str) -> tuple[list[str], dict[str, st
 
 
 def sweep(sweep_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    cmd, env = sweep_cmd(sweep_dir, *overrides)
-    return subprocess.run(
-        cmd, env=env, cwd=sweep_dir.parent, capture_output=True, text=True, timeout=180
-    )
+    """`python app.py -m <overrides>` with its sweep in `sweep_dir`, run in this process."""
+    env = {"SWEEP_DIR": str(sweep_dir)}
+    return run_here(APP, "-m", *overrides, cwd=sweep_dir.parent, env=env)
 
 
 def rows(sweep_dir: Path) -> list[dict[str, str]]:
@@ -129,6 +133,7 @@ def test_a_bad_sweep_is_refused_before_any_trial(tmp_path, override, message):
     assert not out.exists()
 
 
+@pytest.mark.slow  # real processes: a signal, two workers
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
     out = tmp_path / "sweep"
@@ -143,12 +148,12 @@ def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
         # terminal does not. Give the worker the terminal's default, so ctrl-c raises.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_GUARD_S
     while not (out / "1" / ".hydra").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.4)  # past Hydra's job setup, inside trial 1's first epoch
     worker.send_signal(sig)  # trial 0 done, trial 1 mid-way (each trial takes 1.5 s)
-    worker.communicate(timeout=60)
+    worker.communicate(timeout=HANG_GUARD_S)
     ok(sweep(out, "hydra.sweeper.n_trials=3", "sleep_s=0"))
     table = rows(out)
     assert table[1]["state"] == "FAIL (interrupted)"
@@ -159,6 +164,7 @@ def test_an_interrupted_trial_is_failed_and_retried(tmp_path, sig):
     assert sum(r["param:x"] == table[0]["param:x"] for r in table) == 1
 
 
+@pytest.mark.slow  # real processes: a signal, two workers
 def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
     out = tmp_path / "sweep"
     cmd, env = sweep_cmd(out, "hydra.sweeper.n_trials=6", "wait_workers=2", "sleep_s=0.1")
@@ -167,7 +173,7 @@ def test_two_workers_share_one_study_without_running_a_trial_twice(tmp_path):
         for _ in range(2)
     ]
     for w in workers:
-        _, err = w.communicate(timeout=180)
+        _, err = w.communicate(timeout=HANG_GUARD_S)
         assert w.returncode == 0, err[-3000:]
     table = rows(out)
     assert [int(r["trial"]) for r in table] == list(range(6))

@@ -11,7 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from helpers.runs import run_train, tiny_overrides
+from helpers.inprocess import run_here
+from helpers.runs import ROOT
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 GPU_TRAINERS = {"gpu", "ddp", "fsdp"}  # need GPUs to build
@@ -72,23 +73,10 @@ def test_every_listed_option_works(group, option, tmp_path):
 
 
 def test_help_lists_no_base(tmp_path):
-    proc = run_train("--help", cwd=tmp_path, timeout=120)
+    proc = run_here(ROOT / "train.py", "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     groups = dict(
         line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line and "=" not in line
     )
     assert groups["data"].split(", ") == ["csv", "hub", "imdb", "rotten_tomatoes"]
     assert all("base" not in options.split(", ") for options in groups.values())
-
-
-def test_fast_dev_run(tiny_model_dir, tiny_csv, tmp_path):
-    """Options no other test trains with run the whole path (one batch of each stage).
-
-    `trainer=default` and `callbacks=none` share one run (each run costs ~25 s on 2 cores).
-    """
-    overrides = tiny_overrides(tiny_model_dir, tiny_csv, tmp_path / "run", tmp_path / "cache")
-    overrides = [o for o in overrides if not o.startswith("~callbacks.")]  # none left to remove
-    choices = ["trainer=default", "callbacks=none", "debug=fast_dev_run"]
-    proc = run_train(*overrides, *choices, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Test: test/loss" in proc.stdout + proc.stderr

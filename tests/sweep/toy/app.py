@@ -51,7 +51,7 @@ def main(cfg: DictConfig) -> float:
     return best
 
 
-def wait_for_workers(sweep_dir: Path, n: int, timeout_s: float = 120.0) -> None:
+def wait_for_workers(sweep_dir: Path, n: int, timeout_s: float = 1200.0) -> None:
     """Announce this process and wait until ``n`` processes have announced themselves."""
     (sweep_dir / f"worker_{os.getpid()}").touch()
     deadline = time.monotonic() + timeout_s

@@ -6,10 +6,12 @@ trained once for the module."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from bertlab.compare.analysis import check_stored_scores
 from bertlab.compare.cli import main
@@ -17,6 +19,7 @@ from bertlab.compare.runs import RUNS, read_run
 from bertlab.testing import make_toy_corpus
 from bertlab.train.run_dir import RunDir
 from helpers.inprocess import _restored_process_state
+from helpers.runs import ROOT
 
 BROKEN = "model.optimizer.lr=1e-9"  # > 0 (the config check refuses 0), far too small to learn
 SAME = "model.head=mean"  # what --common already sets: the baseline again, spelled otherwise
@@ -63,14 +66,21 @@ def setup(tiny_model_dir, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("compare")
     data = tmp / "toy.csv"
     make_toy_corpus(400).to_csv(data, index=False)
+    shared = common(tiny_model_dir, data, tmp / "cache")
     args = ["", BROKEN, SAME, "--seeds", "2", "--resamples", "1000"]
-    args += ["--common", common(tiny_model_dir, data, tmp / "cache"), "--out", str(tmp / "cmp")]
+    args += ["--common", shared, "--out", str(tmp / "cmp")]
     assert compare(*args) == 0
     first = json.loads((tmp / "cmp" / "compare.json").read_text())
     stamps = {p: p.stat().st_mtime_ns for p in (tmp / "cmp" / RUNS).rglob("*") if p.is_file()}
     assert compare(*args) == 0  # the rerun
     second = json.loads((tmp / "cmp" / "compare.json").read_text())
-    return {"dir": tmp / "cmp", "first": first, "second": second, "stamps": stamps}
+    return {
+        "dir": tmp / "cmp",
+        "first": first,
+        "second": second,
+        "stamps": stamps,
+        "common": shared,
+    }
 
 
 def diff(result: dict, arm: str, metric: str = "test/acc") -> dict:
@@ -132,6 +142,37 @@ def test_existing_runs_are_grouped_into_arms(setup, tmp_path):
     assert result["trained"] == 0 and result["seeds"] == [42, 43]
 
 
+def fake_sweep(path: Path, overrides: list[str]) -> Path:
+    """A sweep dir whose best trial ran with `overrides` (its .hydra records only: what
+    compare reads to recompose the trial)."""
+    trial = path / "0" / ".hydra"
+    trial.mkdir(parents=True)
+    source = {"provider": "main", "schema": "file", "path": str(ROOT / "configs")}
+    hydra = {
+        "runtime": {"config_sources": [source], "cwd": str(ROOT)},
+        "job": {"config_name": "train"},
+    }
+    (trial / "hydra.yaml").write_text(yaml.safe_dump({"hydra": hydra}))
+    (trial / "overrides.yaml").write_text(yaml.safe_dump([*overrides, "test_after_fit=false"]))
+    (trial / "config.yaml").write_text(yaml.safe_dump({"seed": 42, "data": {"split_seed": 42}}))
+    (path / "best.yaml").write_text(yaml.safe_dump({"trial": 0, "run_dir": "0"}))
+    return path
+
+
+def test_print_multirun_names_the_runs_compare_reuses(setup, capsys):
+    """--print-multirun: one `train.py -m` command per arm, writing into the runs dir that
+    compare itself uses for that config (so a later compare call reuses the job's runs)."""
+    out = str(setup["dir"])
+    args = ["", BROKEN, "--seeds", "2", "--common", setup["common"], "--out", out]
+    assert compare(*args, "--print-multirun") == 0
+    commands = [line for line in capsys.readouterr().out.splitlines() if "train.py -m" in line]
+    assert len(commands) == 2 and all("seed=42,43" in c for c in commands)
+    arms = {a["label"]: a["runs"] for a in setup["first"]["arms"]}
+    for command, label in zip(commands, ["default", BROKEN], strict=True):
+        runs_dir = Path(arms[label]["42"]).parent
+        assert f"hydra.sweep.dir={runs_dir} " in command
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -144,3 +185,19 @@ def test_existing_runs_are_grouped_into_arms(setup, tmp_path):
 def test_bad_input_is_one_message_and_exit_2(args, message, tmp_path, caplog):
     assert compare(*args, "--out", str(tmp_path)) == 2
     assert message in caplog.text
+
+
+def test_a_sweep_arm_is_its_best_trial_and_opens_its_lockbox(setup, tmp_path):
+    """A sweep whose best trial is the baseline's config: its runs are the baseline's (nothing
+    trained), and reading its test numbers is recorded in the sweep's lockbox. (Last in this
+    file: it rewrites the module's report files, which the tests above read.)"""
+    sweep = fake_sweep(tmp_path / "sweep", shlex.split(setup["common"]))
+    out = str(setup["dir"])
+    args = ["", str(sweep), "--seeds", "2", "--common", setup["common"], "--out", out]
+    assert compare(*args, "--resamples", "200") == 0
+    result = json.loads((setup["dir"] / "compare.json").read_text())
+    assert result["trained"] == 0
+    arms = {a["label"]: a for a in result["arms"]}
+    assert arms[str(sweep)]["kind"] == "sweep"
+    assert arms[str(sweep)]["runs"] == arms["default"]["runs"]
+    assert len(json.loads((sweep / "lockbox.json").read_text())["openings"]) == 1

@@ -107,10 +107,12 @@ def _key(override: str) -> str:
 
 
 def run_overrides(arm: Arm, common: list[str], seed: int, split_seed: int) -> list[str]:
-    """The overrides of an arm's run with `seed`: common ones first, the arm's after (an
-    arm's own setting wins), then the test unlocked, the seed and the split pinned."""
+    """The overrides of an arm's run with `seed`: the common ones the arm does not set
+    itself (its own setting wins), the arm's, then the test unlocked, the seed and the split
+    pinned."""
+    own = {_key(o) for o in arm.overrides}
     return [
-        *common,
+        *(o for o in common if _key(o) not in own),
         *arm.overrides,
         "test_after_fit=true",
         f"seed={seed}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import sys
 import time
@@ -147,7 +146,7 @@ def compare(args: argparse.Namespace, argv: list[str]) -> int:
         seeds = [args.first_seed + i for i in range(args.seeds)]
         common = shlex.split(args.common)
         if args.print_multirun:
-            print_multirun(arms, seeds, split_seed, common, out)
+            print_multirun(arms, seeds, split_seed, common, out, config_dir)
             return 0
         runs = ensure_runs(arms, seeds, split_seed, common, out, config_dir, Path.cwd())
         arms_record = [{"label": a.label, "what": a.describe(), "kind": a.kind} for a in arms]
@@ -205,14 +204,18 @@ def default_split(arms: list[Arm], args: argparse.Namespace) -> int:
 
 
 def print_multirun(
-    arms: list[Arm], seeds: list[int], split_seed: int, common: list[str], out: Path
+    arms: list[Arm],
+    seeds: list[int],
+    split_seed: int,
+    common: list[str],
+    out: Path,
+    config_dir: Path,
 ) -> None:
     """Per arm, a `python train.py -m` command training its seeds as one Hydra multirun (any
     launcher: add hydra/launcher=...), into dirs a later compare call finds and reuses."""
     from bertlab.compare.arms import compose, fingerprint
     from bertlab.compare.runs import RUN_PLACEHOLDER
 
-    config_dir = default_config_dir()
     for arm in arms:
         if arm.kind == "sweep":
             print(f"# {arm.label}: a sweep arm; run compare itself (it composes the trial).")
@@ -231,4 +234,4 @@ def print_multirun(
         ]
         print(f"# {arm.label}")
         print(" ".join(shlex.quote(w) for w in words))
-    os.sys.stdout.flush()
+    sys.stdout.flush()

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ class Run:
     predictions: dict[str, np.ndarray] | None
     test_split: str | None  # the sha256 of its test example ids (split_manifest.json)
     reused: bool = True
-    hparams: dict[str, Any] = field(default_factory=dict)
 
 
 def read_run(path: Path, arm: str, reused: bool = True) -> Run:
@@ -104,17 +103,21 @@ def ensure_runs(
     train: Callable[[DictConfig], Any] | None = None,
 ) -> list[Run]:
     """Every arm × seed run, reused where a finished run with the same config exists in
-    `store`, else trained and tested now (the opening recorded in the lockbox: the store's,
-    and a sweep arm's sweep's).
+    `store`, else trained and tested now. Test openings are recorded: in the store's
+    `lockbox.json` when a run is tested now; in a sweep arm's sweep dir whenever its test
+    numbers are read (a second time warns, as for `sweep.final`).
 
     Raises:
         ConfigError / DataError: an arm that does not compose or whose run fails.
     """
     if train is None:
         from bertlab.train.pipeline import run as train
-    runs, opened = [], set()
+    runs, opened = [], False
     placeholder = store / RUNS / RUN_PLACEHOLDER
     for arm in arms:
+        if arm.kind == "sweep":  # its test numbers are read, trained now or reused
+            entry = {"tool": "bertlab.compare", "seeds": list(seeds), "overrides": arm.overrides}
+            lockbox.open_lockbox(arm.sweep_dir, entry)
         for seed in seeds:
             overrides = run_overrides(arm, common, seed, split_seed)
             out = store / RUNS / fingerprint(compose(arm, overrides, placeholder, config_dir, cwd))
@@ -130,23 +133,15 @@ def ensure_runs(
                 set_aside(out, "changed")
             elif out.exists():
                 set_aside(out, "unfinished")
-            _open(arm, store, seeds, opened)
+            if not opened:
+                entry = {"tool": "bertlab.compare", "arms": [a.label for a in arms]}
+                lockbox.open_lockbox(store, {**entry, "seeds": list(seeds)}, warn=False)
+                opened = True
             final.write_hydra_copies(out, cfg, overrides)
             log.info("%s, seed %d: training %s", arm.label, seed, out)
             train(cfg)
             runs.append(read_run(out, arm.label, reused=False))
     return runs
-
-
-def _open(arm: Arm, store: Path, seeds: Sequence[int], opened: set) -> None:
-    """Record the test-set opening (once per call; once per sweep arm in its sweep dir)."""
-    entry = {"tool": "bertlab.compare", "arm": arm.label, "seeds": list(seeds)}
-    if "store" not in opened:
-        lockbox.open_lockbox(store, {**entry, "arm": "(comparison)"}, warn=False)
-        opened.add("store")
-    if arm.kind == "sweep" and arm.label not in opened:
-        lockbox.open_lockbox(arm.sweep_dir, {**entry, "overrides": arm.overrides})
-        opened.add(arm.label)
 
 
 def check_one_test_set(runs: Sequence[Run]) -> None:
@@ -165,10 +160,11 @@ def check_one_test_set(runs: Sequence[Run]) -> None:
 
 
 def find_runs(paths: Sequence[Path]) -> list[Path]:
-    """Run dirs (with metrics.json) at or below `paths` (three levels deep at most).
+    """Run dirs (with metrics.json) at or below `paths` (three levels deep at most); below a
+    folder, only tested runs (a sweep's trials and k-fold folds are not).
 
     Raises:
-        ConfigError: a path that does not exist or holds no run.
+        ConfigError: a path that does not exist or holds no tested run.
     """
     found: list[Path] = []
     for path in paths:
@@ -182,9 +178,12 @@ def find_runs(paths: Sequence[Path]) -> list[Path]:
             p.parent
             for depth in ("*", "*/*", "*/*/*")
             for p in path.glob(f"{depth}/{RunDir.METRICS}")
+            if "test" in RunDir(p.parent).metrics()
         )
         if not below:
-            raise ConfigError(f"--runs {path}: no run dir ({RunDir.METRICS}) in it.")
+            raise ConfigError(
+                f"--runs {path}: no tested run dir in it ({RunDir.METRICS} with test metrics)."
+            )
         found += below
     return list(dict.fromkeys(found))
 

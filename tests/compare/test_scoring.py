@@ -32,6 +32,13 @@ def fixed_set(task_name: str, n: int = 40, seed: int = 0) -> tuple[np.ndarray, n
         logits = rng.normal(size=(n, 3)) + np.eye(3)[labels] * 1.2
         logits[:4, :] = 0.0  # ties in the scores
         return logits.astype(np.float32), labels
+    if task_name == "rare_class":  # class 2: one example, the only one predicted as 2, so
+        labels = rng.integers(0, 2, n)  # resamples without it have no class 2 at all
+        labels[0] = 2
+        logits = rng.normal(size=(n, 3)) + np.eye(3)[labels] * 1.2
+        logits[:, 2] = -9.0
+        logits[0, 2] = 9.0
+        return logits.astype(np.float32), labels
     if task_name == "binary":
         labels = rng.integers(0, 2, n)
         logits = rng.normal(size=(n, 2)) + np.eye(2)[labels]
@@ -45,14 +52,16 @@ def fixed_set(task_name: str, n: int = 40, seed: int = 0) -> tuple[np.ndarray, n
     return (labels + rng.normal(scale=0.7, size=n)).astype(np.float32)[:, None], labels
 
 
-@pytest.mark.parametrize("kind", ["single_label", "binary", "multi_label", "regression"])
+@pytest.mark.parametrize(
+    "kind", ["single_label", "rare_class", "binary", "multi_label", "regression"]
+)
 def test_vectorised_scores_equal_the_tasks_metrics_on_resamples(kind):
     """Each resample's vectorised metrics are the task's torchmetrics values on the same
     resampled examples (a resample repeats examples: ties and duplicates included)."""
-    task_name = "single_label" if kind == "binary" else kind
+    task_name = "single_label" if kind in ("binary", "rare_class") else kind
     logits, labels = fixed_set(kind)
     rng = np.random.default_rng(1)
-    rows = [rng.integers(0, len(labels), len(labels)) for _ in range(5)]
+    rows = [rng.integers(0, len(labels), len(labels)) for _ in range(8)]
     rows.append(np.arange(len(labels)))  # the test set itself
     weights = np.stack([np.bincount(r, minlength=len(labels)) for r in rows]).astype(float)
     fast = scorer_for(task_name, logits, labels).score(weights)

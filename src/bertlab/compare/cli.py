@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 from bertlab.compare.analysis import analyse, check_stored_scores
-from bertlab.compare.arms import Arm, parse_arm, run_overrides
-from bertlab.compare.runs import RUNS, check_one_test_set, ensure_runs, find_runs, group_runs
+from bertlab.compare.arms import Arm, parse_arm
+from bertlab.compare.multirun import print_multirun
+from bertlab.compare.runs import check_one_test_set, ensure_runs, find_runs, group_runs
 from bertlab.errors import BertlabError, ConfigError
 
 log = logging.getLogger("bertlab.compare")
@@ -201,37 +202,3 @@ def default_split(arms: list[Arm], args: argparse.Namespace) -> int:
             if isinstance(seed, int):
                 return seed
     return args.first_seed
-
-
-def print_multirun(
-    arms: list[Arm],
-    seeds: list[int],
-    split_seed: int,
-    common: list[str],
-    out: Path,
-    config_dir: Path,
-) -> None:
-    """Per arm, a `python train.py -m` command training its seeds as one Hydra multirun (any
-    launcher: add hydra/launcher=...), into dirs a later compare call finds and reuses."""
-    from bertlab.compare.arms import compose, fingerprint
-    from bertlab.compare.runs import RUN_PLACEHOLDER
-
-    for arm in arms:
-        if arm.kind == "sweep":
-            print(f"# {arm.label}: a sweep arm; run compare itself (it composes the trial).")
-            continue
-        overrides = run_overrides(arm, common, seeds[0], split_seed)
-        cfg = compose(arm, overrides, out / RUNS / RUN_PLACEHOLDER, config_dir, Path.cwd())
-        fixed = [o for o in overrides if not o.startswith("seed=")]
-        words = [
-            "python",
-            "train.py",
-            "-m",
-            *fixed,
-            f"seed={','.join(map(str, seeds))}",
-            f"hydra.sweep.dir={out / RUNS / fingerprint(cfg)}",
-            "hydra.sweep.subdir=seed_${seed}",
-        ]
-        print(f"# {arm.label}")
-        print(" ".join(shlex.quote(w) for w in words))
-    sys.stdout.flush()

@@ -127,6 +127,7 @@ def draw(result: dict[str, Any]):
                 capsize=4,
             )
         left.set_xticks(range(len(block["arms"])), [_short(a) for a in block["arms"]])
+        left.set_xlim(-0.5, len(block["arms"]) - 0.5)
         left.set_title(f"{metric}{unit}: per seed, mean ± std", fontsize=9)
         for x, d in enumerate(block["differences"]):
             values = [v * scale for v in d["per_seed"]]
@@ -145,6 +146,7 @@ def draw(result: dict[str, Any]):
         right.axhline(0, color="grey", lw=0.8, ls="--")
         labels = [f"{_short(d['arm'])} − {_short(d['baseline'])}" for d in block["differences"]]
         right.set_xticks(range(len(labels)), labels)
+        right.set_xlim(-0.5, max(len(labels), 1) - 0.5)
         level = f"{result['bootstrap']['level'] * 100:g}%"
         right.set_title(f"difference{unit}: per seed, mean and {level} CI", fontsize=9)
     fig.tight_layout()

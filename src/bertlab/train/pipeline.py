@@ -238,9 +238,7 @@ def train(
     return record
 
 
-def write_test_predictions(
-    out: Path, datamodule: L.LightningDataModule, rows: dict | None
-) -> None:
+def write_test_predictions(out: Path, datamodule: L.LightningDataModule, rows: dict | None) -> None:
     """Store the test rows (`TestPredictions.result()`) with their example ids (the corpus's
     stable ids; a DataModule without them: the position in the test split)."""
     if rows is None:

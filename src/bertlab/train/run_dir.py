@@ -218,9 +218,7 @@ class RunDir:
     ) -> None:
         """Each test example's id, logits and (encoded) label, in test-split order."""
         buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer, ids=np.asarray(ids).astype(str), logits=logits, labels=labels
-        )
+        np.savez_compressed(buffer, ids=np.asarray(ids).astype(str), logits=logits, labels=labels)
         atomic_write(self.path / self.TEST_PREDICTIONS, lambda f: f.write(buffer.getvalue()))
 
     def test_predictions(self) -> dict[str, np.ndarray] | None:

@@ -42,6 +42,19 @@ def test_ddp_metrics_equal_one_process_on_the_same_data(ddp_run):
     _assert_same(record["best_val"], evaluate(out, "val", best), "val")
 
 
+def test_ddp_stores_each_test_prediction_once(ddp_run):
+    """Both ranks' test rows are gathered into one test_predictions.npz, which reproduces the
+    run's test metrics (what `bertlab.compare` bootstraps over)."""
+    from bertlab.compare.analysis import check_stored_scores
+    from bertlab.compare.runs import read_run
+
+    _, out = ddp_run
+    run = read_run(out, "ddp")
+    size = json.loads((out / "split_manifest.json").read_text())["splits"]["test"]["size"]
+    assert len(run.predictions["ids"]) == size == len(set(run.predictions["ids"]))
+    assert check_stored_scores([run]) == []
+
+
 def test_ddp_writes_each_file_once(ddp_run):
     tmp, out = ddp_run
     assert not (out / "FAILED.txt").exists()

@@ -2,7 +2,7 @@
 below it, never a part beside it on its own floor, nor one above.
 
     errors → utils → pretrained, tasks → data | model → callbacks → train → sweep | tools
-    → entry points (bertlab/__init__, evaluate.py, predict.py, export.py, testing.py,
+    → compare → entry points (bertlab/__init__, evaluate.py, predict.py, export.py, testing.py,
     hydra_plugins)
 
 Every import statement of every module counts, including those inside functions and under
@@ -27,8 +27,9 @@ FLOORS = {
     "train": 5,
     "sweep": 6,
     "tools": 6,
+    "compare": 7,  # uses sweep (a sweep dir's best config, final's compose) and train
 }
-ENTRY = 7  # bertlab/__init__.py, the `python -m` modules, testing.py, the sweeper plugin
+ENTRY = 8  # bertlab/__init__.py, the `python -m` modules, testing.py, the sweeper plugin
 
 
 def part(module: str) -> str:
@@ -98,6 +99,8 @@ def test_every_part_has_a_floor():
         ("bertlab.callbacks.pruning", "bertlab.tasks.base", True),  # down
         ("bertlab.tools.evaluate", "bertlab.train.run_dir", True),
         ("bertlab.utils.instantiate", "bertlab.tasks.base", False),
+        ("bertlab.compare.arms", "bertlab.sweep.final", True),
+        ("bertlab.sweep.final", "bertlab.compare.stats", False),
     ],
 )
 def test_the_rule_itself(here, target, ok):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bertlab.errors import DataError, ModelError, RunDirError
@@ -18,6 +19,7 @@ NAMES = (
     RunDir.LABEL_MAP,
     RunDir.ENCODING,
     RunDir.METRICS,
+    RunDir.TEST_PREDICTIONS,
     RunDir.CHECKPOINTS,
     RunDir.FAILED,
     RunDir.MARKER,
@@ -80,6 +82,12 @@ def test_what_a_run_dir_writes_it_reads_back(tmp_path):
     assert "boom" in (run / RunDir.FAILED).read_text()
     run.clear_failure()
     assert not (run / RunDir.FAILED).exists()
+    assert run.test_predictions() is None
+    logits = np.array([[0.1, 0.9], [2.0, -1.0]], dtype=np.float32)
+    run.write_test_predictions(np.array(["a", "b"]), logits, np.array([1, 0]))
+    stored = run.test_predictions()
+    assert stored["ids"].tolist() == ["a", "b"] and stored["labels"].tolist() == [1, 0]
+    np.testing.assert_array_equal(stored["logits"], logits)
 
 
 def test_a_claimed_dir_is_refused_and_a_damaged_record_named(tmp_path):

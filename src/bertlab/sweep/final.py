@@ -86,33 +86,58 @@ def final_overrides(run_dir: Path, seed: int) -> list[str]:
 
 
 def compose_run(run_dir: Path, overrides: list[str], out: Path) -> DictConfig:
-    """Compose the trial's config again, as Hydra would for a run in ``out``."""
+    """Compose the trial's config again, as Hydra would for a run in ``out``, and write its
+    ``.hydra`` copies there."""
+    task = compose_config(*config_source(run_dir), overrides, out)
+    write_hydra_copies(out, task, overrides)
+    return task
+
+
+def config_source(run_dir: Path) -> tuple[str, str, str, str]:
+    """(schema, path, config name, launch dir) of the config a run was composed from."""
+    hydra_cfg = OmegaConf.load(RunDir(run_dir).hydra_file("hydra.yaml")).hydra
+    main = [s for s in hydra_cfg.runtime.config_sources if s.provider == "main"][0]
+    return main.schema, main.path, hydra_cfg.job.config_name, hydra_cfg.runtime.cwd
+
+
+def compose_config(
+    schema: str, path: str, config_name: str, cwd: str, overrides: list[str], out: Path
+) -> DictConfig:
+    """Compose ``config_name`` from a config dir (``schema`` "file") or module with
+    ``overrides``, as Hydra would for a run in ``out`` (its HydraConfig set, so that
+    ``${hydra:...}`` resolves); writes nothing.
+
+    Returns:
+        The task config (without the ``hydra`` node), unresolved.
+    """
     from hydra import compose, initialize_config_dir, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    hydra_cfg = OmegaConf.load(RunDir(run_dir).hydra_file("hydra.yaml")).hydra
-    main = [s for s in hydra_cfg.runtime.config_sources if s.provider == "main"][0]
     GlobalHydra.instance().clear()
-    if main.schema == "file":
-        init = initialize_config_dir(config_dir=main.path, version_base="1.3", job_name="final")
+    if schema == "file":
+        init = initialize_config_dir(config_dir=path, version_base="1.3", job_name="final")
     else:
-        init = initialize_config_module(main.path, version_base="1.3", job_name="final")
+        init = initialize_config_module(path, version_base="1.3", job_name="final")
     with init:
-        cfg = compose(hydra_cfg.job.config_name, overrides=overrides, return_hydra_config=True)
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
     with read_write(cfg.hydra), open_dict(cfg.hydra):
         cfg.hydra.runtime.output_dir = str(out.absolute())
-        cfg.hydra.runtime.cwd = hydra_cfg.runtime.cwd
+        cfg.hydra.runtime.cwd = cwd
         cfg.hydra.job.num, cfg.hydra.job.id = 0, "final"
     HydraConfig.instance().set_config(cfg)
     task = copy.deepcopy(cfg)
     with read_write(task), open_dict(task):
         del task["hydra"]
+    return task
+
+
+def write_hydra_copies(out: Path, task: DictConfig, overrides: list[str]) -> None:
+    """Hydra's ``.hydra/config.yaml`` and ``overrides.yaml`` of a composed run."""
     target = RunDir(out)
     target.hydra_config.parent.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(task, target.hydra_config)
     OmegaConf.save(OmegaConf.create(overrides), target.hydra_file("overrides.yaml"))
-    return task
 
 
 def retrain_and_test(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:

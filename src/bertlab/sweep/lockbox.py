@@ -95,14 +95,15 @@ def openings(sweep_dir: Path) -> list[dict[str, Any]]:
     return list(json.loads(path.read_text(encoding="utf-8")).get("openings", []))
 
 
-def open_lockbox(sweep_dir: Path, entry: dict[str, Any]) -> int:
-    """Record that the test set is being opened, warning loudly if it was opened before.
+def open_lockbox(sweep_dir: Path, entry: dict[str, Any], warn: bool = True) -> int:
+    """Record that the test set is being opened, warning loudly if it was opened before
+    (unless not `warn`: a comparison's store, whose every rerun tests its new runs).
 
     Returns:
         The index of this opening in ``lockbox.json`` (0 for the first).
     """
     past = openings(sweep_dir)
-    if past:
+    if past and warn:
         when = ", ".join(o.get("opened_at", "?") for o in past)
         msg = (
             f"THE TEST SET OF THIS SWEEP WAS ALREADY OPENED {len(past)} TIME(S) ({when}). "

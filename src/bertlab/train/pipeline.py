@@ -8,9 +8,11 @@ import math
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from bertlab.callbacks.predictions import TestPredictions
 from bertlab.callbacks.pruning import trial_callbacks
 from bertlab.callbacks.random_state import RandomState
 from bertlab.callbacks.training import NonFiniteLossGuard, ValidationHistory
@@ -197,12 +199,14 @@ def train(
     )
 
     history = ValidationHistory()
+    predictions = TestPredictions()
     callbacks = [
         *build_callbacks(cfg),
         history,
         RandomState(),
         *guard_callbacks(cfg),
         *(trial_callbacks(cfg.objective.metric) if report else []),
+        *([predictions] if test else []),
     ]
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
@@ -229,11 +233,28 @@ def train(
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
         log_hparams(loggers, cfg, record)
+        write_test_predictions(out, datamodule, predictions.result() if test else None)
         RunDir(out).write_metrics(record)
     log.info("Best %s = %.4f (epoch %s); run dir %s", metric, best, record["best_epoch"], out)
     if "test" in record:
         log.info("Test: %s", ", ".join(f"{k} {v:.4f}" for k, v in record["test"].items()))
     return record
+
+
+def write_test_predictions(out: Path, datamodule: L.LightningDataModule, rows: dict | None) -> None:
+    """Store the test rows (`TestPredictions.result()`) with their example ids (the corpus's
+    stable ids; a DataModule without them: the position in the test split)."""
+    if rows is None:
+        log.warning("The test predictions could not be collected; none stored in %s.", out)
+        return
+    positions = rows["position"]
+    corpus, indices = getattr(datamodule, "corpus", None), getattr(datamodule, "indices", None)
+    example_ids = getattr(corpus, "example_ids", None)
+    if example_ids is not None and indices is not None and "test" in indices:
+        ids = np.asarray(example_ids)[np.asarray(indices["test"])[positions]].astype(str)
+    else:
+        ids = positions.astype(str)
+    RunDir(out).write_test_predictions(ids, rows["logits"], rows["labels"])
 
 
 def train_label_counts(datamodule: L.LightningDataModule, manifest: dict) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """The run directory: one home for its file names, their reading, writing and verification.
 
     <run dir>/config.yaml  split_manifest.json  label_map.json  encoding.json  metrics.json
-              checkpoints/  FAILED.txt (a failed run)  .bertlab-run (the claim)  .hydra/
+              test_predictions.npz (a tested run)  checkpoints/  FAILED.txt (a failed run)
+              .bertlab-run (the claim)  .hydra/
 
 A new run claims its dir (and refuses one that already holds a run); the pipeline writes the
 record through `RunDir`; evaluate, resume, export, the model card and sweeps read it back
@@ -11,6 +12,7 @@ difference is computed in `bertlab.train.verify`."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -21,13 +23,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bertlab.errors import DataError, ModelError, RunDirError
 from bertlab.train.verify import RESUME_FIXED, config_differences, flat, split_differences
 from bertlab.utils.checkpoint_io import load_checkpoint_file
 from bertlab.utils.config import save_config
-from bertlab.utils.io import atomic_write_json, atomic_write_text
+from bertlab.utils.io import atomic_write, atomic_write_json, atomic_write_text
 from bertlab.utils.resolvers import HYDRA_SUBDIR
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class RunDir:
     LABEL_MAP = "label_map.json"
     ENCODING = "encoding.json"
     METRICS = "metrics.json"
+    TEST_PREDICTIONS = "test_predictions.npz"  # ids, logits, labels of each test example
     CHECKPOINTS = "checkpoints"
     FAILED = "FAILED.txt"
     MARKER = ".bertlab-run"
@@ -217,6 +221,29 @@ class RunDir:
 
     def write_metrics(self, record: Mapping[str, Any]) -> None:
         atomic_write_json(self.path / self.METRICS, dict(record))
+
+    def write_test_predictions(
+        self, ids: np.ndarray, logits: np.ndarray, labels: np.ndarray
+    ) -> None:
+        """Each test example's id, logits and (encoded) label, in test-split order."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, ids=np.asarray(ids).astype(str), logits=logits, labels=labels)
+        atomic_write(self.path / self.TEST_PREDICTIONS, lambda f: f.write(buffer.getvalue()))
+
+    def test_predictions(self) -> dict[str, np.ndarray] | None:
+        """`{"ids", "logits", "labels"}` of the tested run; None where none were stored.
+
+        Raises:
+            RunDirError: the file exists but cannot be read.
+        """
+        path = self.path / self.TEST_PREDICTIONS
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in ("ids", "logits", "labels")}
+        except (OSError, ValueError, KeyError) as err:
+            raise RunDirError(f"{path} cannot be read ({err}): the run dir is damaged.") from err
 
     def write_failure(self, err: BaseException) -> None:
         """Leave FAILED.txt (the error), so nothing here looks like a good run."""

@@ -82,9 +82,11 @@ def test_a_checkpoint_without_a_checksum_still_loads(tmp_path):
     assert load_checkpoint_file(path)["global_step"] == 2
 
 
-def test_a_checkpoint_state_from_a_moved_run_dir_points_into_the_new_one():
-    """A copied run dir resumes with its own top-k record (a tie keeps the earlier epoch)."""
-    old, new = "/runs/a/checkpoints", "/runs/b/checkpoints"
+def test_a_checkpoint_state_from_a_moved_run_dir_points_into_the_new_one(tmp_path):
+    """A copied run dir resumes with its own top-k record (a tie keeps the earlier epoch); the
+    state of another run's checkpoint (`ckpt_path=`) is left alone."""
+    old, new = str(tmp_path / "a" / "checkpoints"), str(tmp_path / "b" / "checkpoints")
+    os.makedirs(new)
     state = {
         "dirpath": old,
         "best_model_path": f"{old}/epoch00-step15.ckpt",
@@ -93,6 +95,8 @@ def test_a_checkpoint_state_from_a_moved_run_dir_points_into_the_new_one():
         "best_k_models": {f"{old}/epoch00-step15.ckpt": 0.5},
         "best_model_score": 0.5,
     }
+    assert moved_checkpoint_state(state, new) is state  # b holds no copy of a's checkpoints
+    open(os.path.join(new, "epoch00-step15.ckpt"), "wb").close()
     moved = moved_checkpoint_state(state, new)
     assert moved["dirpath"] == new
     assert moved["best_model_path"] == f"{new}/epoch00-step15.ckpt"

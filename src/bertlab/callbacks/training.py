@@ -100,7 +100,8 @@ def moved_checkpoint_state(state: dict[str, Any], dirpath: str | None) -> dict[s
 
     A run dir that was copied or moved before `resume=` keeps its checkpoints' names; the
     saved state names the old directory, where Lightning would forget the top-k scores (a
-    tie then picks another best epoch) and keep a best path into the other run."""
+    tie then picks another best epoch) and keep a best path into the other run. A state whose
+    best checkpoint is not in `dirpath` (`ckpt_path=` from another run) is left as it is."""
     old = state.get("dirpath")
     if dirpath is None or old is None or old == dirpath:
         return state
@@ -110,6 +111,9 @@ def moved_checkpoint_state(state: dict[str, Any], dirpath: str | None) -> dict[s
             return os.path.join(dirpath, os.path.basename(path))
         return path
 
+    best = moved(state.get("best_model_path"))
+    if best and not os.path.exists(best):  # another run's state (`ckpt_path=` into a new run)
+        return state
     state = dict(state, dirpath=dirpath)
     for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
         state[key] = moved(state.get(key))

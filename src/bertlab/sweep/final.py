@@ -29,6 +29,7 @@ from bertlab.sweep import lockbox
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.summary import BEST
 from bertlab.train.run_dir import RunDir
+from bertlab.utils.latest import resolve_latest
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def retrain_and_test(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:
     """
     from bertlab.train.pipeline import run
 
-    sweep_dir = Path(sweep_dir).absolute()
+    sweep_dir = resolve_latest(sweep_dir).absolute()
     best, run_dir = best_run(sweep_dir)
     base = int(OmegaConf.load(RunDir(run_dir).hydra_config).get("seed", 0))
     seed_list = [base + i for i in range(seeds)]

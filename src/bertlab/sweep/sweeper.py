@@ -36,6 +36,7 @@ from bertlab.sweep.identity import (
     name_given,
 )
 from bertlab.sweep.space import SearchSpace, canonical, describe, fingerprint, parse_space
+from bertlab.utils.latest import pointer_file
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,12 @@ class OptunaSweeperImpl:
         if hashed:
             adopt_name(self.config, name)  # hydra.sweep.dir follows ${hydra.sweeper.study_name}
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).absolute()
-        if given and sweep_dir.is_symlink():
+        pointer = pointer_file(sweep_dir.parent, sweep_dir.name)
+        if given and (sweep_dir.is_symlink() or (pointer.is_file() and not sweep_dir.exists())):
             raise SweepError(
-                f"{sweep_dir} is the link to the latest {name!r} sweep ({sweep_dir.readlink()}): "
-                f"hydra.sweeper.study_name={name} would write into that study. Use another name."
+                f"{sweep_dir.name!r} names the latest-sweep pointer {pointer} (the latest "
+                f"{name}-… sweep): hydra.sweeper.study_name={name} would be confused with it. "
+                "Use another name."
             )
         sweep_dir.mkdir(parents=True, exist_ok=True)
 

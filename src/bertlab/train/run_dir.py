@@ -28,6 +28,7 @@ from bertlab.train.verify import RESUME_FIXED, config_differences, flat, split_d
 from bertlab.utils.checkpoint_io import load_checkpoint_file
 from bertlab.utils.config import save_config
 from bertlab.utils.io import atomic_write_json, atomic_write_text
+from bertlab.utils.latest import resolve_latest
 from bertlab.utils.resolvers import HYDRA_SUBDIR
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class RunDir:
         Raises:
             ModelError: `path` is not inside a run dir.
         """
-        path = Path(path).expanduser().resolve()
+        path = resolve_latest(path).resolve()  # `sweeps/<base>/3`: through the .latest pointer
         for candidate in (path, *path.parents):
             if (candidate / cls.CONFIG).is_file() and (candidate / cls.LABEL_MAP).is_file():
                 return cls(candidate)

@@ -102,15 +102,15 @@ def test_best_val_is_logged_under_its_own_name(runs):
     acc = events(runs["first"])
     best = json.loads((runs["first"] / "metrics.json").read_text())["best_value"]
     assert acc.Scalars("hp/best_val/acc")[-1].value == pytest.approx(best)
-    assert acc.Scalars("hp_metric")[-1].value == pytest.approx(best)
+    assert [t for t in acc.Tags()["scalars"] if t.startswith("hp")] == ["hp/best_val/acc"]
     assert "hp/best_val/acc" in metric_names(acc)
 
 
 def test_a_sweep_job_declares_the_same_metrics_as_a_single_run(runs):
     single, job = events(runs["first"]), events(runs["sweep"])
-    assert "hp/test/acc" in metric_names(single)
+    assert "test/acc" in metric_names(single)  # the run's own test scalar
     assert metric_names(job) == metric_names(single)
-    assert math.isnan(job.Scalars("hp/test/acc")[-1].value)  # trials never test
+    assert "test/acc" not in job.Tags()["scalars"]  # trials never test: a blank cell
     assert hparams(job)["hparams_search"] == "optuna" and "hydra" not in hparams(job)
     assert "model.scheduler.warmup_fraction" in hparams(job)  # a key of the search space
 
@@ -126,6 +126,15 @@ def test_validation_figures_share_their_scalars_step(runs):
     image_steps = [e.step for e in acc.Images("val/confusion_matrix")]
     assert image_steps == [e.step for e in acc.Scalars("val/acc")]
     assert len(image_steps) == 2
+
+
+def test_val_and_test_curves_are_against_the_epoch_and_no_epoch_chart(runs):
+    acc = events(runs["first"])  # two epochs of 8 optimizer steps, tested
+    assert [e.step for e in acc.Scalars("val/acc")] == [0, 1]
+    assert [e.step for e in acc.Scalars("val/loss")] == [0, 1]
+    assert [e.step for e in acc.Scalars("test/acc")] == [2]  # after the last epoch
+    assert max(e.step for e in acc.Scalars("train/loss_step")) > 2  # training: per step
+    assert "epoch" not in acc.Tags()["scalars"]
 
 
 def test_event_files_sit_in_the_run_dir(runs):
@@ -163,12 +172,8 @@ def test_hp_metrics_names_do_not_depend_on_testing():
             "test": {"test/acc": 0.75, "test/f1": 0.6},
         }
     )
-    assert (
-        untested.keys()
-        == tested.keys()
-        == {"hp_metric", "hp/best_val/acc", "hp/test/acc", "hp/test/f1"}
-    )
-    assert math.isnan(untested["hp/test/acc"]) and tested["hp/test/acc"] == 0.75
+    assert untested.keys() == tested.keys() == {"hp/best_val/acc", "test/acc", "test/f1"}
+    assert math.isnan(untested["test/acc"]) and tested["test/acc"] == 0.75
 
 
 def test_base_lr_is_the_configured_lr_under_its_schedule():

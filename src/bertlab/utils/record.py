@@ -148,15 +148,16 @@ def _tensorboard(
 def hp_metrics(record: dict) -> dict[str, float]:
     """The HParams metrics, the same names for every run of a model, tested or not.
 
-    hp_metric and hp/best_<objective> (e.g. hp/best_val/acc): the best validation value;
-    hp/test/<m> for each metric validation logs (test/<m>), NaN where the run was not tested.
+    hp/best_<objective> (e.g. hp/best_val/acc): the best validation value, the one scalar
+    written for HParams; test/<m> for each metric validation logs: the run's own test scalars
+    (NaN here where the run was not tested: a blank cell).
     """
     best = record["best_value"]
-    metrics = {"hp_metric": best, f"hp/best_{record['objective']}": best}
+    metrics = {f"hp/best_{record['objective']}": best}
     test = record.get("test") or {}
     names = [f"test/{k[4:]}" for k in record.get("best_val") or {} if k.startswith("val/")]
     for name in dict.fromkeys([*names, *test]):
-        metrics[f"hp/{name}"] = float(test.get(name, math.nan))
+        metrics[name] = float(test.get(name, math.nan))
     return metrics
 
 

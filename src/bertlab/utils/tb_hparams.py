@@ -81,8 +81,9 @@ def write_hparams(
         ("session_end_info", pd.HParamsPluginData(session_end_info=end)),
     ):
         writer.add_summary(_summary(f"_hparams_/{tag}", data))
-    if metrics:
-        logger.log_metrics(dict(metrics))
+    own = {k: v for k, v in metrics.items() if k.startswith("hp/")}  # test/…: logged already
+    if own:
+        logger.log_metrics(own)
 
 
 def _summary(tag: str, data: object) -> object:

@@ -24,6 +24,14 @@ def main(cfg: DictConfig) -> float:
     from bertlab.utils.quiet import silence_noise
 
     silence_noise()  # after Hydra configured logging; again in each DDP rank's process
+    if search := _search_without_multirun():
+        log.error(
+            "hparams_search=%s is a search space, which only a multirun sweeps: add -m "
+            "(python train.py -m hparams_search=%s). Nothing was run.",
+            search,
+            search,
+        )
+        sys.exit(2)
     from bertlab.train.pipeline import run
 
     try:
@@ -33,6 +41,15 @@ def main(cfg: DictConfig) -> float:
         if cfg.get("hparams_search") or _in_multirun():
             raise  # a sweeper records the failed trial and goes on
         sys.exit(2)
+
+
+def _search_without_multirun() -> str | None:
+    """The `hparams_search` choice given without `-m` (a single default run would silently
+    stand in for the search), else None."""
+    from hydra.core.hydra_config import HydraConfig
+
+    choice = HydraConfig.get().runtime.choices.get("hparams_search")
+    return None if choice is None or _in_multirun() else str(choice)
 
 
 def _in_multirun() -> bool:

@@ -168,3 +168,16 @@ def test_a_changed_command_in_an_explicit_sweep_dir_is_refused(tmp_path):
     assert "param x: choice(0.1, 0.2) -> choice(0.1, 0.3)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(summary(out)) == 2
+
+
+def test_resuming_a_study_whose_test_set_was_opened_says_so(tmp_path):
+    from bertlab.sweep import lockbox
+
+    root = tmp_path / "sweeps"
+    root.mkdir()
+    name, _ = ok(toy(root, "x=0.1,0.2", "epochs=1"))
+    lockbox.open_lockbox(root / name, {"trial": 1, "seeds": [0]})
+    proc = toy(root, "x=0.1,0.2", "epochs=1")
+    ok(proc)
+    assert "already opened 1 time(s)" in proc.stdout + proc.stderr
+    assert json.loads((root / name / "lockbox.json").read_text())["openings"]

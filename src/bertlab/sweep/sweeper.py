@@ -120,6 +120,12 @@ class OptunaSweeperImpl:
             *(name, describe(identity), state, st.budget_used(study), n_trials),
         )
         log.info("Sweep dir %s, storage %s", sweep_dir, storage)
+        if not new and (opened := lockbox.openings(sweep_dir)):
+            log.warning(
+                "The test set of study %r was already opened %d time(s) (%s, lockbox.json): "
+                "trials added now are chosen after those test numbers were seen.",
+                *(name, len(opened), ", ".join(o.get("opened_at", "?") for o in opened)),
+            )
 
         returns: list[JobReturn] = []
         while st.budget_used(study) < n_trials:

@@ -192,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
+    from bertlab.utils.quiet import silence_noise
+
+    silence_noise()  # as train.py: no Lightning adverts or routine warnings per seed
     try:
         result = retrain_and_test(args.sweep_dir, args.seeds)
     except BertlabError as err:

@@ -117,7 +117,7 @@ def _run(cfg: DictConfig, out: Path) -> float:
         RunDir(out).claim()
     L.seed_everything(cfg.seed, workers=True)
     if first:
-        print_config_tree(cfg, show=cfg.get("print_config", True))
+        print_config_tree(cfg, show=cfg.get("print_config", "overrides"))
     datamodule, manifest = load_data(cfg, out, resume)
     if folds:
         return cross_validate(cfg, out, _fit_fold)
@@ -231,7 +231,9 @@ def train(
         "status": "PRUNED" if trial is not None and trial.pruned else "COMPLETE",
     }
     if test:
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None)
+        results = trainer.test(
+            model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False
+        )  # printed once, as the `Test:` line below
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
         log_hparams(loggers, cfg, record, swept)

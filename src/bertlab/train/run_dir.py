@@ -327,10 +327,10 @@ class RunDir:
             raise RunDirError(
                 f"resume={self.path}: {path} is missing, so the run cannot be checked."
             )
-        recorded = OmegaConf.load(path)
-        current = cfg.copy()
-        for node in (recorded, current):  # where the run writes is the resume target itself
-            OmegaConf.update(node, "paths.output_dir", None, force_add=True)
+        # where the run writes is the resume target itself: its path (recorded, and now, where
+        # `${paths.output_dir}/checkpoints` and the like resolve) reads as <run> in both
+        recorded = _run_relative(OmegaConf.load(path))
+        current = _run_relative(cfg)
         fixed = config_differences(recorded, current, RESUME_FIXED)
         if fixed:
             raise RunDirError(
@@ -340,6 +340,21 @@ class RunDir:
             )
         others = {k.split(".", 1)[0] for k in flat(OmegaConf.to_container(current))}
         return config_differences(recorded, current, tuple(others - set(RESUME_FIXED)))
+
+
+def _run_relative(cfg: DictConfig) -> DictConfig:
+    """`cfg` resolved, with its own `paths.output_dir` written as `<run>` in every value."""
+    tree = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    out = str((tree.get("paths") or {}).get("output_dir") or "")
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        return node.replace(out, "<run>") if out and isinstance(node, str) else node
+
+    return OmegaConf.create(swap(tree))
 
 
 def claim_run_dir(out: Path) -> None:

@@ -25,6 +25,8 @@ HPARAM_KEYS = (
     "trainer.precision",
 )  # the base every run logs; Hydra adds its overrides, sweep space and group choices
 REMOVED = "(removed)"
+# The run dir's records uploaded to MLflow (metrics.json is logged from the record itself).
+ARTIFACTS = ("config.yaml", "split_manifest.json", "label_map.json", "encoding.json")
 Scalar = int | float | bool | str
 
 
@@ -162,13 +164,29 @@ def hp_metrics(record: dict) -> dict[str, float]:
 
 
 def _mlflow(logger: MLFlowLogger, cfg: DictConfig, record: dict) -> None:
-    """Params, the best value as a metric, the best checkpoint and run dir as tags."""
+    """Params (flat keys only), the best value, tags (run dir, best checkpoint, state), the
+    run's records as artifacts; in a sweep, the study's best trial on the parent run."""
     client, run_id = logger.experiment, logger.run_id
-    logger.log_hyperparams(flat_hparams(cfg))
+    flat = flat_hparams(cfg)
+    getattr(logger, "log_flat_params", logger.log_hyperparams)(flat)
     logger.log_metrics(_best(record), step=record["global_step"])
-    client.set_tag(run_id, "run_dir", str(cfg.paths.output_dir))
+    out = Path(cfg.paths.output_dir)
+    client.set_tag(run_id, "run_dir", str(out))
+    client.set_tag(run_id, "state", record.get("status", "COMPLETE"))
     if record.get("best_checkpoint"):
         client.set_tag(run_id, "best_checkpoint", _checkpoint_path(cfg, record))
+    for name in ARTIFACTS:
+        if (out / name).is_file():
+            client.log_artifact(run_id, str(out / name))
+    client.log_dict(run_id, record, "metrics.json")  # written to the run dir right after
+    if getattr(logger, "log_checkpoint", False) and record.get("best_checkpoint"):
+        client.log_artifact(run_id, _checkpoint_path(cfg, record), "checkpoints")
+    parent = getattr(logger, "parent_run_id", None)
+    if parent:
+        from bertlab.utils.mlflow_logger import record_best
+
+        name = client.get_run(run_id).info.run_name
+        record_best(client, parent, name, record.get("best_value"), record.get("mode", "max"))
     logger.finalize("success")
 
 
@@ -188,4 +206,5 @@ def log_failure(loggers: list[Logger], cfg: DictConfig, swept: Sequence[str] | N
         if isinstance(logger, TensorBoardLogger):
             _tensorboard(logger, cfg, {"status": "FAILED"}, swept)
         elif isinstance(logger, MLFlowLogger):
+            logger.experiment.set_tag(logger.run_id, "state", "FAILED")
             logger.finalize("failed")

@@ -35,7 +35,7 @@ def test_card_describes_task_labels_data_splits_and_metrics(run, exported, tiny_
     assert "library_name: transformers" in front and "pipeline_tag: text-classification" in front
     assert "single-label classification" in card
     assert "0 `neg`, 1 `pos`" in card
-    assert f"path `{tiny_csv}`" in card and "{" not in card.split("## Data")[1].split("##")[0]
+    assert f"path `{tiny_csv.name}`" in card and "{" not in card.split("## Data")[1].split("##")[0]
     manifest = json.loads((run / "split_manifest.json").read_text())
     for name, split in manifest["splits"].items():
         assert f"| {name} | {split['size']} |" in card
@@ -49,9 +49,10 @@ def test_card_describes_task_labels_data_splits_and_metrics(run, exported, tiny_
     assert "truncation=True, max_length=128" in card
 
 
-def test_card_snippet_runs_and_gives_bertlabs_predictions(run, exported):
+def test_card_snippet_runs_and_gives_bertlabs_predictions(run, exported, monkeypatch):
     (snippet,) = python_blocks((exported / "README.md").read_text())
-    assert f'model="{exported}"' in snippet
+    assert 'model="."' in snippet  # relative to the export dir, where the card lies
+    monkeypatch.chdir(exported)
     namespace: dict = {}
     exec(snippet, namespace)  # as a user would paste it
     theirs = np.array(
@@ -62,3 +63,32 @@ def test_card_snippet_runs_and_gives_bertlabs_predictions(run, exported):
     )
     ours = bertlab.load(run).predict_proba(namespace["texts"])
     assert np.allclose(ours, theirs, atol=1e-5)
+
+
+def test_card_has_no_local_paths_and_says_use_limits_and_license(exported, tmp_path_factory):
+    card = (exported / "README.md").read_text()
+    assert str(tmp_path_factory.getbasetemp()) not in card  # no absolute local path anywhere
+    section = card.split("## Intended use and limitations")[1].split("\n## ")[0]
+    assert "Intended use:" in section and "Limitations:" in section
+    assert "license unknown (see the base model's own card)" in section  # a local tiny model
+
+
+def test_card_names_what_the_sources_label_ids_mean():
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from bertlab.data.truncation import Truncation
+    from bertlab.tools.model_card import _license, _meanings, _task
+
+    cfg = OmegaConf.create({"data": {"source": {"_target_": "bertlab.data.MovieReviews"}}})
+    predictor = SimpleNamespace(
+        uses_pairs=False,
+        truncation=Truncation(),
+        max_length=128,
+        label_names=["0", "1"],
+        task=SimpleNamespace(has_classes=True, name="single_label"),
+    )
+    text = _task(predictor, "single-label classification", _meanings(cfg))
+    assert "0 `0` (negative), 1 `1` (positive)" in text
+    assert _license("default") == "apache-2.0"

@@ -74,8 +74,9 @@ def test_onnx_logits_equal_torch(run, exported, texts):
     assert np.abs(ours - theirs).max() < 1e-4
 
 
-def test_card_shows_both_snippets_and_the_onnx_one_runs(run, exported):
+def test_card_shows_both_snippets_and_the_onnx_one_runs(run, exported, monkeypatch):
     card = (exported / "README.md").read_text()
+    monkeypatch.chdir(exported)  # the snippets name the export dir relatively
     assert "- onnx" in card.split("---")[1]
     _, onnx_code = re.findall(r"```python\n(.*?)```", card, re.S)
     namespace: dict = {}
@@ -103,7 +104,7 @@ def test_missing_onnx_packages_are_one_clear_error(run, tmp_path):
 
 
 @pytest.mark.slow
-def test_mean_pooling_head_exports_as_onnx_only(tmp_path, tiny_model_dir, tiny_csv):
+def test_mean_pooling_head_exports_as_onnx_only(tmp_path, tiny_model_dir, tiny_csv, monkeypatch):
     run = tmp_path / "run"
     train_in_process(
         "model=minilm_mean", *with_epochs(tiny_model_dir, tiny_csv, run, tmp_path / "c", epochs=1)
@@ -117,4 +118,5 @@ def test_mean_pooling_head_exports_as_onnx_only(tmp_path, tiny_model_dir, tiny_c
     card = (out / "README.md").read_text()
     assert "library_name: onnx" in card and "PooledNetwork" in card
     (snippet,) = re.findall(r"```python\n(.*?)```", card, re.S)
+    monkeypatch.chdir(out)
     exec(snippet, {})

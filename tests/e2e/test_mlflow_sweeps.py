@@ -40,6 +40,7 @@ def trial(base, uri, number: int, value: float, status: str) -> str:
     out = base / "sweeps" / "rt" / str(number)
     out.mkdir(parents=True)
     (out / "config.yaml").write_text("seed: 1\n")
+    (out / "metrics.json").write_text("{}\n")  # the pipeline writes it before the loggers
     name = OmegaConf.create({"n": f"${{bertlab.run_name:{out}}}"}).n
     logger = BertlabMLFlowLogger(experiment_name="train", run_name=name, tracking_uri=uri)
     logger.log_hyperparams({"dropout": 0.1})  # Lightning's call at fit start: ignored

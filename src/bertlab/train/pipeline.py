@@ -236,8 +236,8 @@ def train(
         )  # printed once, as the `Test:` line below
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
+        RunDir(out).write_metrics(record)  # first: MLflow uploads it with the other records
         log_hparams(loggers, cfg, record, swept)
-        RunDir(out).write_metrics(record)
     log.info("Best %s = %.4f (epoch %s); run dir %s", metric, best, record["best_epoch"], out)
     if "test" in record:
         log.info("Test: %s", ", ".join(f"{k} {v:.4f}" for k, v in record["test"].items()))

@@ -25,8 +25,6 @@ HPARAM_KEYS = (
     "trainer.precision",
 )  # the base every run logs; Hydra adds its overrides, sweep space and group choices
 REMOVED = "(removed)"
-# The run dir's records uploaded to MLflow (metrics.json is logged from the record itself).
-ARTIFACTS = ("config.yaml", "split_manifest.json", "label_map.json", "encoding.json")
 Scalar = int | float | bool | str
 
 
@@ -175,12 +173,11 @@ def _mlflow(logger: MLFlowLogger, cfg: DictConfig, record: dict) -> None:
     client.set_tag(run_id, "state", record.get("status", "COMPLETE"))
     if record.get("best_checkpoint"):
         client.set_tag(run_id, "best_checkpoint", _checkpoint_path(cfg, record))
-    for name in ARTIFACTS:
-        if (out / name).is_file():
-            client.log_artifact(run_id, str(out / name))
-    client.log_dict(run_id, record, "metrics.json")  # written to the run dir right after
+    for path in sorted(out.glob("*")):
+        if path.is_file() and path.suffix in (".yaml", ".json"):  # the run dir's records
+            client.log_artifact(run_id, str(path))
     if getattr(logger, "log_checkpoint", False) and record.get("best_checkpoint"):
-        client.log_artifact(run_id, _checkpoint_path(cfg, record), "checkpoints")
+        client.log_artifact(run_id, _checkpoint_path(cfg, record), "best_checkpoint")
     parent = getattr(logger, "parent_run_id", None)
     if parent:
         from bertlab.utils.mlflow_logger import record_best

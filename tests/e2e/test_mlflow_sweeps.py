@@ -42,7 +42,12 @@ def trial(base, uri, number: int, value: float, status: str) -> str:
     (out / "config.yaml").write_text("seed: 1\n")
     (out / "metrics.json").write_text("{}\n")  # the pipeline writes it before the loggers
     name = OmegaConf.create({"n": f"${{bertlab.run_name:{out}}}"}).n
-    logger = BertlabMLFlowLogger(experiment_name="train", run_name=name, tracking_uri=uri)
+    logger = BertlabMLFlowLogger(
+        experiment_name="train",
+        run_name=name,
+        tracking_uri=uri,
+        artifact_location=str(base / "mlartifacts"),  # not ./mlruns of the working dir
+    )
     logger.log_hyperparams({"dropout": 0.1})  # Lightning's call at fit start: ignored
     cfg = OmegaConf.create(
         {"seed": 1, "model": {"dropout": 0.1}, "paths": {"output_dir": str(out)}}

@@ -4,9 +4,12 @@
 #   make test-fast   the tests that neither train nor start processes (-m "not slow")
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# torch 2.13.0: a CPU build from this machine's local wheel store (a plain `torch` pulls a
-# multi-GB CUDA build). On a GPU machine: make setup TORCH="torch" (or your CUDA wheel).
+# torch 2.13.0: a CPU build where this machine's local wheel store provides one; elsewhere pip
+# resolves the default (CUDA, ~5 GB) build. For the CPU build anywhere:
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# On a GPU machine: make setup TORCH="torch" (or your CUDA wheel).
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 ARGS ?=
 # pytest-xdist workers for `make test` (one per core of a 2-core CI machine; each test file
 # stays on one worker, so its module fixtures are built once). TEST_WORKERS=0: one process.
@@ -18,7 +21,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

@@ -24,6 +24,14 @@ def main(cfg: DictConfig) -> float:
     from bertlab.utils.quiet import silence_noise
 
     silence_noise()  # after Hydra configured logging; again in each DDP rank's process
+    if search := _search_without_multirun():
+        log.error(
+            "hparams_search=%s is a search space, which only a multirun sweeps: add -m "
+            "(python train.py -m hparams_search=%s). Nothing was run.",
+            search,
+            search,
+        )
+        sys.exit(2)
     from bertlab.train.pipeline import run
 
     try:
@@ -33,6 +41,17 @@ def main(cfg: DictConfig) -> float:
         if _sweeper_records_failures():
             raise  # bertlab's sweeper records the failed trial and goes on
         sys.exit(2)  # a single run, or Hydra's basic sweeper (it stops at a failed job anyway)
+
+
+def _search_without_multirun() -> str | None:
+    """The `hparams_search` choice given without `-m` (a single default run would silently
+    stand in for the search), else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    choice = HydraConfig.get().runtime.choices.get("hparams_search")
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    return None if choice is None or multirun else str(choice)
 
 
 def _sweeper_records_failures() -> bool:

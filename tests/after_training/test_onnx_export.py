@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 
 import numpy as np
@@ -12,8 +14,8 @@ import torch
 
 import bertlab
 from bertlab.tools.export import main as export_main
-from helpers.inprocess import run_here, train_in_process
-from helpers.runs import with_epochs
+from helpers.inprocess import train_in_process
+from helpers.runs import ROOT, with_epochs
 from helpers.trained import trained_run
 
 NAMES = ["input_ids", "attention_mask", "token_type_ids"]
@@ -74,7 +76,7 @@ def test_onnx_logits_equal_torch(run, exported, texts):
 
 def test_card_shows_both_snippets_and_the_onnx_one_runs(run, exported, monkeypatch):
     card = (exported / "README.md").read_text()
-    monkeypatch.chdir(exported)
+    monkeypatch.chdir(exported)  # the snippets name the export dir relatively
     assert "- onnx" in card.split("---")[1]
     _, onnx_code = re.findall(r"```python\n(.*?)```", card, re.S)
     namespace: dict = {}
@@ -83,9 +85,19 @@ def test_card_shows_both_snippets_and_the_onnx_one_runs(run, exported, monkeypat
     assert np.allclose(namespace["scores"], expected, atol=1e-5)
 
 
-def test_missing_onnx_packages_are_one_clear_error(run, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnxscript", None)  # `import onnxscript` fails
-    proc = run_here("bertlab.export", str(run), str(tmp_path / "hf"), "--onnx")
+def test_missing_onnx_packages_are_one_clear_error(run, tmp_path):
+    code = (
+        "import sys; sys.modules['onnxscript'] = None; from bertlab.tools.export import main; "
+        f"raise SystemExit(main([{str(run)!r}, {str(tmp_path / 'hf')!r}, '--onnx']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "pip install 'bertlab[onnx]'" in proc.stderr
     assert not (tmp_path / "hf").exists()
@@ -106,5 +118,5 @@ def test_mean_pooling_head_exports_as_onnx_only(tmp_path, tiny_model_dir, tiny_c
     card = (out / "README.md").read_text()
     assert "library_name: onnx" in card and "PooledNetwork" in card
     (snippet,) = re.findall(r"```python\n(.*?)```", card, re.S)
-    monkeypatch.chdir(out)  # the snippets load from the card's directory
+    monkeypatch.chdir(out)
     exec(snippet, {})

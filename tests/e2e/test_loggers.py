@@ -95,6 +95,17 @@ def test_mlflow_records_best_value_checkpoint_and_test(mlflow_run):
     assert Path(checkpoint).is_absolute() and Path(checkpoint).is_file()
 
 
+def test_mlflow_has_one_name_per_parameter_its_state_and_records(mlflow_run):
+    client, run, _ = mlflow_run
+    params = run.data.params
+    assert "dropout" not in params and "num_labels" not in params  # the module's own names
+    assert "model.optimizer.lr" in params
+    assert run.data.tags["state"] == "COMPLETE"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "split_manifest.json", "label_map.json", "metrics.json"} <= artifacts
+    assert "best_checkpoint" not in artifacts  # off by default
+
+
 def test_wandb_offline_run_records_config_and_best(tiny_model_dir, tiny_csv, tmp_path):
     pytest.importorskip("wandb")
     # a subprocess: wandb finishes its run (the `exit` record) when the process exits
@@ -130,4 +141,4 @@ def test_logger_choices_compose(choice, names):
         cfg = compose("train", overrides=[f"logger={choice}"])
     assert list(cfg.logger) == names
     for node in cfg.logger.values():
-        assert node._target_.startswith("lightning.pytorch.loggers.")
+        assert node._target_.startswith(("lightning.pytorch.loggers.", "bertlab.utils."))

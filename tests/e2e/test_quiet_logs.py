@@ -29,11 +29,49 @@ def noisy_run(tiny_model_dir, tiny_csv, tmp_path_factory):
         "trainer.max_epochs=2",
         "trainer.precision=bf16-mixed",
         "trainer.enable_model_summary=true",
-        "print_config=true",
+        "print_config=full",
         f"callbacks.model_checkpoint.dirpath={long_dir}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, (out / "train.log").read_text(), long_dir
+
+
+DEFAULTED = ("print_config", "callbacks.rich_progress_bar", "trainer.enable_model_summary")
+
+
+@pytest.fixture(scope="module")
+def default_console(tiny_model_dir, tiny_csv, tmp_path_factory) -> str:
+    """A run with the console defaults (config, summary, progress bar): its stdout + stderr."""
+    out = tmp_path_factory.mktemp("console") / "run"
+    overrides = [
+        o
+        for o in tiny_overrides(tiny_model_dir, tiny_csv, out, out.parent / "cache")
+        if o.split("=")[0].lstrip("~") not in DEFAULTED
+    ]
+    proc = run_train(*overrides, "trainer.max_epochs=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_a_default_run_prints_choices_and_overrides_not_the_tree(default_console):
+    assert "Config: callbacks=default data=csv" in default_console
+    assert "Overrides: model.pretrained=" in default_console
+    assert "_target_" not in default_console  # the full tree is in config.yaml and train.log
+
+
+def test_a_default_run_has_a_one_line_model_summary_and_the_test_result_once(default_console):
+    assert "FLOPs" not in default_console and "Trainable params" not in default_console
+    assert (
+        len(
+            re.findall(
+                r"Model: TextClassifier \(BertForSequenceClassification\): ", default_console
+            )
+        )
+        == 1
+    )
+    assert "Test metric" not in default_console  # Lightning's table
+    assert default_console.count("Test: test/loss") == 1
+    assert len(default_console.splitlines()) <= 40, default_console
 
 
 @pytest.mark.parametrize("name", sorted(NOISE))

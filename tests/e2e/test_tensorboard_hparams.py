@@ -20,6 +20,12 @@ from helpers.inprocess import train_in_process
 from helpers.runs import run_train, tiny_overrides
 
 SIZES = {"scalars": 0, "tensors": 0, "images": 0}
+SWEPT = [  # optuna.yaml's search space less lr and max_epochs, which tiny_overrides fix
+    "data.batch_size",
+    "model.dropout",
+    "model.optimizer.weight_decay",
+    "model.scheduler.warmup_fraction",
+]
 SECOND = ["model=minilm_mean", "trainer.gradient_clip_val=0.5", "data.split_seed=7"]
 
 
@@ -89,22 +95,22 @@ def test_runs_with_different_overrides_have_different_rows(runs):
     assert first["data.source"] == "LocalFile"
     assert first["data.source.path"].endswith("toy.csv")
     assert not any(str(v).startswith("{") for v in (*first.values(), *second.values()))
-    assert set(HPARAM_KEYS) <= set(first)
+    assert set(HPARAM_KEYS) - {"model.dropout"} <= set(first)  # None: left out
 
 
 def test_best_val_is_logged_under_its_own_name(runs):
     acc = events(runs["first"])
     best = json.loads((runs["first"] / "metrics.json").read_text())["best_value"]
     assert acc.Scalars("hp/best_val/acc")[-1].value == pytest.approx(best)
-    assert acc.Scalars("hp_metric")[-1].value == pytest.approx(best)
+    assert [t for t in acc.Tags()["scalars"] if t.startswith("hp")] == ["hp/best_val/acc"]
     assert "hp/best_val/acc" in metric_names(acc)
 
 
 def test_a_sweep_job_declares_the_same_metrics_as_a_single_run(runs):
     single, job = events(runs["first"]), events(runs["sweep"])
-    assert "hp/test/acc" in metric_names(single)
+    assert "test/acc" in metric_names(single)  # the run's own test scalar
     assert metric_names(job) == metric_names(single)
-    assert math.isnan(job.Scalars("hp/test/acc")[-1].value)  # trials never test
+    assert "test/acc" not in job.Tags()["scalars"]  # trials never test: a blank cell
     assert hparams(job)["hparams_search"] == "optuna" and "hydra" not in hparams(job)
     assert "model.scheduler.warmup_fraction" in hparams(job)  # a key of the search space
 
@@ -120,6 +126,15 @@ def test_validation_figures_share_their_scalars_step(runs):
     image_steps = [e.step for e in acc.Images("val/confusion_matrix")]
     assert image_steps == [e.step for e in acc.Scalars("val/acc")]
     assert len(image_steps) == 2
+
+
+def test_val_and_test_curves_are_against_the_epoch_and_no_epoch_chart(runs):
+    acc = events(runs["first"])  # two epochs of 8 optimizer steps, tested
+    assert [e.step for e in acc.Scalars("val/acc")] == [0, 1]
+    assert [e.step for e in acc.Scalars("val/loss")] == [0, 1]
+    assert [e.step for e in acc.Scalars("test/acc")] == [2]  # after the last epoch
+    assert max(e.step for e in acc.Scalars("train/loss_step")) > 2  # training: per step
+    assert "epoch" not in acc.Tags()["scalars"]
 
 
 def test_event_files_sit_in_the_run_dir(runs):
@@ -157,12 +172,8 @@ def test_hp_metrics_names_do_not_depend_on_testing():
             "test": {"test/acc": 0.75, "test/f1": 0.6},
         }
     )
-    assert (
-        untested.keys()
-        == tested.keys()
-        == {"hp_metric", "hp/best_val/acc", "hp/test/acc", "hp/test/f1"}
-    )
-    assert math.isnan(untested["hp/test/acc"]) and tested["hp/test/acc"] == 0.75
+    assert untested.keys() == tested.keys() == {"hp/best_val/acc", "test/acc", "test/f1"}
+    assert math.isnan(untested["test/acc"]) and tested["test/acc"] == 0.75
 
 
 def test_base_lr_is_the_configured_lr_under_its_schedule():
@@ -208,3 +219,64 @@ def test_flat_hparams_under_hydra(hydra_job):
     assert flat["model"] == "minilm" and "debug" not in flat and "hydra/sweeper" not in flat
     assert flat["data.fold"] == "(removed)" and flat["model.head_lr"] == 2
     assert flat["model.pooler_dropout"] == 0.1 and flat["data.source.path"] == "x.csv"
+
+
+def dashboard_hparams(logdir: Path) -> list:
+    """The HParams dashboard's hyperparameter list for `logdir`, as TensorBoard's backend
+    serves it (the frontend ticks the first five)."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing.data_provider import MultiplexerDataProvider
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment
+
+    mux = EventMultiplexer().AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    tb = base_plugin.TBContext(
+        logdir=str(logdir), multiplexer=mux, data_provider=MultiplexerDataProvider(mux, logdir)
+    )
+    request = api_pb2.GetExperimentRequest(hparams_limit=1000)
+    handler = get_experiment.Handler(
+        context.RequestContext(), backend_context.Context(tb), "", request
+    )
+    return list(handler.run().hparam_infos)
+
+
+def test_hparams_opens_on_the_swept_keys_and_status(runs):
+    infos = dashboard_hparams(runs["sweep"].parent)
+    ticked = [i.name for i in infos[:5]]
+    assert set(ticked) <= {*SWEPT, "status"}, ticked
+    assert [i.name for i in infos if i.differs] == sorted([*SWEPT, "status"])
+    status = next(i for i in infos if i.name == "status")
+    assert [v.string_value for v in status.domain_discrete.values] == [
+        "COMPLETE",
+        "PRUNED",
+        "FAILED",
+    ]
+    assert hparams(events(runs["sweep"]))["status"] == "COMPLETE"
+
+
+def test_a_single_run_shows_its_overrides_first(runs):
+    infos = dashboard_hparams(runs["second"])
+    varied = [i.name for i in infos if i.differs]
+    assert {"model", "trainer.gradient_clip_val", "data.split_seed", "status"} <= set(varied)
+    assert not {"seed", "data.max_length", "callbacks"} & set(varied)
+
+
+def test_a_key_none_in_one_run_and_a_float_in_another_stays_numeric(runs):
+    single, job = hparams(events(runs["first"])), hparams(events(runs["sweep"]))
+    assert "model.dropout" not in single  # None: a blank cell, not the string "None"
+    assert isinstance(job["model.dropout"], float)
+
+
+def test_a_failed_fit_is_marked_failed(tiny_model_dir, tiny_csv, tmp_path):
+    from helpers.faults import RAISE
+
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="on purpose"):
+        train_in_process(
+            *tiny_overrides(tiny_model_dir, tiny_csv, out, tmp_path / "cache"),
+            RAISE,
+            "+callbacks.fail.step=2",
+        )
+    assert hparams(events(out))["status"] == "FAILED"

@@ -60,17 +60,17 @@ def test_tensorboard_has_scalars_and_hparams_with_best_val(two_runs):
         "val/mcc",
         "val/auroc",
         "test/acc",
-        "hp_metric",
+        "hp/best_val/acc",
     ):
         assert tag in scalars, (tag, scalars)
     assert any(t.startswith("train/lr") for t in scalars)
     best = json.loads((base / "run1" / "metrics.json").read_text())["best_value"]
-    assert events.Scalars("hp_metric")[-1].value == pytest.approx(best)
+    assert events.Scalars("hp/best_val/acc")[-1].value == pytest.approx(best)
     plugin = events.PluginTagToContent("hparams")
     session = plugin_data_pb2.HParamsPluginData.FromString(plugin["_hparams_/session_start_info"])
     assert "model.optimizer.lr" in session.session_start_info.hparams
     experiment = plugin_data_pb2.HParamsPluginData.FromString(plugin["_hparams_/experiment"])
-    assert "hp_metric" in [m.name.tag for m in experiment.experiment.metric_infos]
+    assert "hp/best_val/acc" in [m.name.tag for m in experiment.experiment.metric_infos]
 
 
 def test_rerun_hits_the_tokenization_cache_and_splits_identically(two_runs):

@@ -23,3 +23,17 @@ class KillAt(L.Callback):
 
 
 KILL = "+callbacks.kill._target_=helpers.faults.KillAt"  # add f"+callbacks.kill.step={n}"
+
+
+class RaiseAt(L.Callback):
+    """Raise a RuntimeError when training reaches global step `step` (a fit that fails)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step == self.step:
+            raise RuntimeError(f"failing on purpose at step {self.step}")
+
+
+RAISE = "+callbacks.fail._target_=helpers.faults.RaiseAt"  # add f"+callbacks.fail.step={n}"

@@ -18,6 +18,7 @@ import pytest
 
 from bertlab.sweep.space import canonical, differences, fingerprint, parse_space
 from bertlab.sweep.study import storage_for
+from bertlab.utils.latest import resolve_latest
 from helpers.inprocess import run_here
 from helpers.runs import run_train, tiny_overrides
 
@@ -78,7 +79,7 @@ def test_same_command_resumes_and_a_changed_grid_is_a_new_study(tmp_path):
     assert re.fullmatch(r"bertlab-[0-9a-f]{8}", name)
     assert state == "new" and len(trials(first, name)) == 2
     assert [first / r["run_dir"] for r in summary(first)] == [first / "0", first / "1"]
-    assert (root / "bertlab").resolve() == first  # the latest-link
+    assert resolve_latest(root / "bertlab") == first  # the latest-pointer
 
     again, state = ok(toy(root, "x=0.1,0.2"))
     assert (again, state) == (name, "resuming")
@@ -89,7 +90,7 @@ def test_same_command_resumes_and_a_changed_grid_is_a_new_study(tmp_path):
     assert len(trials(root / other, other)) == 4 and len(trials(first, name)) == 2
     runs = [root / other / r["run_dir"] for r in summary(root / other)]
     assert [(run / ".hydra").is_dir() and run.parent for run in runs] == [root / other] * 4
-    assert (root / "bertlab").resolve() == root / other
+    assert resolve_latest(root / "bertlab") == root / other
 
     fixed, _ = ok(toy(root, "x=0.1,0.2", "epochs=2"))  # a changed fixed override
     assert fixed not in (name, other)
@@ -158,3 +159,16 @@ def test_a_changed_command_in_an_explicit_sweep_dir_is_refused(tmp_path):
     assert "param x: choice(0.1, 0.2) -> choice(0.1, 0.3)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(summary(out)) == 2
+
+
+def test_resuming_a_study_whose_test_set_was_opened_says_so(tmp_path):
+    from bertlab.sweep import lockbox
+
+    root = tmp_path / "sweeps"
+    root.mkdir()
+    name, _ = ok(toy(root, "x=0.1,0.2", "epochs=1"))
+    lockbox.open_lockbox(root / name, {"trial": 1, "seeds": [0]})
+    proc = toy(root, "x=0.1,0.2", "epochs=1")
+    ok(proc)
+    assert "already opened 1 time(s)" in proc.stdout + proc.stderr
+    assert json.loads((root / name / "lockbox.json").read_text())["openings"]

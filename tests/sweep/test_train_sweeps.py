@@ -76,6 +76,7 @@ def test_optuna_sweep_of_train_py(optuna_sweep):
         run_dir = out / r["run_dir"]  # relative to the sweep dir
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert "test" not in metrics
+        assert metrics["status"] == r["state"]  # COMPLETE or PRUNED, as the HParams row says
         assert TEST_LOADER_LOG not in (run_dir / "train.log").read_text()
         assert (
             yaml.safe_load((run_dir / ".hydra/config.yaml").read_text())["test_after_fit"] is False

@@ -99,3 +99,22 @@ def test_a_claimed_dir_is_refused_and_a_damaged_record_named(tmp_path):
     with pytest.raises(RunDirError, match="cannot be read as JSON"):
         run.labels()
     assert run.metrics() == {}  # optional records: empty when absent
+
+
+def test_resume_reports_no_change_for_paths_under_the_run_dir(tmp_path):
+    from omegaconf import OmegaConf
+
+    from bertlab.train.run_dir import RunDir
+
+    run = tmp_path / "run"
+    cfg = OmegaConf.create(
+        {
+            "paths": {"output_dir": str(run)},
+            "seed": 1,
+            "trainer": {"max_epochs": 2},
+            "callbacks": {"ckpt": {"dirpath": "${paths.output_dir}/checkpoints"}},
+        }
+    )
+    RunDir(run).write_config(cfg)
+    again = OmegaConf.merge(cfg, {"trainer": {"max_epochs": 3}})
+    assert RunDir(run).check_resume_compatible(again) == ["trainer.max_epochs: 2 -> 3"]

@@ -112,15 +112,6 @@ def write_figures(
         writer.add_figure(f"{stage}/pr_curve", pr_figure(curves, title, prevalence), step)
 
 
-def log_step(trainer: L.Trainer) -> int:
-    """The step Lightning logs the current metrics at (validation during fit: one behind
-    `global_step`, whose count the optimizer step has already raised)."""
-    loop = getattr(trainer, "fit_loop", None)
-    return int(
-        getattr(getattr(loop, "epoch_loop", None), "_batches_that_stepped", trainer.global_step)
-    )
-
-
 class TensorBoardFigures(L.Callback):
     """Log evaluation pictures to the TensorBoard logger (single-label tasks).
 
@@ -208,8 +199,8 @@ class TensorBoardFigures(L.Callback):
         if self.writer is None:
             return
         names = list(pl_module.hparams.label_names or map(str, range(probs.shape[1])))
-        step = log_step(trainer)
-        when = f"step {step}" if stage == "test" else f"epoch {trainer.current_epoch}, step {step}"
+        step = trainer.current_epoch  # as bertlab's logger plots val/test scalars
+        when = f"epoch {step}"
         write_figures(self.writer, stage, probs, labels, names, step, when, self.pr_thresholds)
         self.writer.add_text(
             f"{stage}/confident_mistakes", self._mistakes_markdown(trainer, pl_module, names), step

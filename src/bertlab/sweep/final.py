@@ -29,6 +29,7 @@ from bertlab.sweep import lockbox
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.summary import BEST
 from bertlab.train.run_dir import RunDir
+from bertlab.utils.latest import resolve_latest
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def retrain_and_test(sweep_dir: Path, seeds: int = 1) -> dict[str, Any]:
     """
     from bertlab.train.pipeline import run
 
-    sweep_dir = Path(sweep_dir).absolute()
+    sweep_dir = resolve_latest(sweep_dir).absolute()
     best, run_dir = best_run(sweep_dir)
     base = int(OmegaConf.load(RunDir(run_dir).hydra_config).get("seed", 0))
     seed_list = [base + i for i in range(seeds)]
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
+    from bertlab.utils.quiet import silence_noise
+
+    silence_noise()  # as train.py: no Lightning adverts or routine warnings per seed
     try:
         result = retrain_and_test(args.sweep_dir, args.seeds)
     except BertlabError as err:

@@ -7,7 +7,6 @@ attributes; a command that names the study, or hashes its name from the space, m
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from bertlab.sweep.errors import SweepError
 from bertlab.sweep.space import differences, fingerprint
+from bertlab.utils.latest import point_latest
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +124,13 @@ def claim_identity(
 
 
 def link_latest(sweep_dir: Path, base: str) -> None:
-    """Point ``<sweep root>/<base>`` at ``sweep_dir``: commands naming the base find the latest.
+    """Record ``sweep_dir`` as the latest ``base`` sweep in ``<sweep root>/<base>.latest`` (a
+    text pointer, not a link: TensorBoard on the log root must see each run once); commands
+    naming ``<sweep root>/<base>`` read it (``bertlab.utils.latest.resolve_latest``).
 
     A real directory of that name (a study named so explicitly) is left alone.
     """
-    link = sweep_dir.parent / base
-    if link.exists() and not link.is_symlink():
-        log.info("%s is a directory, not a link: not pointing it at %s.", link, sweep_dir.name)
+    if (sweep_dir.parent / base).is_dir() and not (sweep_dir.parent / base).is_symlink():
+        log.info("%s is a study's own directory: no %s.latest pointer.", base, base)
         return
-    tmp = sweep_dir.parent / f".{base}.{os.getpid()}.link"
-    try:
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(sweep_dir.name, target_is_directory=True)
-        os.replace(tmp, link)
-    except OSError as e:
-        log.warning("Cannot link %s to %s: %s", link, sweep_dir.name, e)
+    point_latest(sweep_dir, base)

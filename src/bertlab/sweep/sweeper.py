@@ -37,6 +37,7 @@ from bertlab.sweep.identity import (
     name_given,
 )
 from bertlab.sweep.space import SearchSpace, canonical, describe, fingerprint, parse_space
+from bertlab.utils.latest import pointer_file
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,12 @@ class OptunaSweeperImpl:
         if hashed:
             adopt_name(self.config, name)  # hydra.sweep.dir follows ${hydra.sweeper.study_name}
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).absolute()
-        if given and sweep_dir.is_symlink():
+        pointer = pointer_file(sweep_dir.parent, sweep_dir.name)
+        if given and (sweep_dir.is_symlink() or (pointer.is_file() and not sweep_dir.exists())):
             raise SweepError(
-                f"{sweep_dir} is the link to the latest {name!r} sweep ({sweep_dir.readlink()}): "
-                f"hydra.sweeper.study_name={name} would write into that study. Use another name."
+                f"{sweep_dir.name!r} names the latest-sweep pointer {pointer} (the latest "
+                f"{name}-… sweep): hydra.sweeper.study_name={name} would be confused with it. "
+                "Use another name."
             )
         sweep_dir.mkdir(parents=True, exist_ok=True)
 
@@ -118,6 +121,12 @@ class OptunaSweeperImpl:
             *(name, describe(identity), state, st.budget_used(study), n_trials),
         )
         log.info("Sweep dir %s, storage %s", sweep_dir, storage)
+        if not new and (opened := lockbox.openings(sweep_dir)):
+            log.warning(
+                "The test set of study %r was already opened %d time(s) (%s, lockbox.json): "
+                "trials added now are chosen after those test numbers were seen.",
+                *(name, len(opened), ", ".join(o.get("opened_at", "?") for o in opened)),
+            )
 
         returns: list[JobReturn] = []
         while st.budget_used(study) < n_trials:

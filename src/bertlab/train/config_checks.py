@@ -16,11 +16,34 @@ from bertlab.tasks import get_task
 def check_config(cfg: DictConfig) -> None:
     """Check the composed config; raise one ConfigError naming the first bad key."""
     check_data(cfg.data)
+    check_trainer(cfg.get("trainer"))
     check_objective(cfg)
     lr = OmegaConf.select(cfg, "model.optimizer.lr", default=None)
     if lr is not None and not (_is_number(lr) and lr > 0):
         raise ConfigError(f"model.optimizer.lr={lr!r}: the learning rate must be a number > 0.")
     check_max_length(cfg)
+
+
+def check_trainer(trainer: DictConfig | None) -> None:
+    """Refuse a key Lightning's Trainer does not take (`+trainer.max_epoch=3`), naming the
+    closest one, before any data is loaded."""
+    import difflib
+    import inspect
+
+    if trainer is None or trainer.get("_target_") not in TRAINERS:
+        return
+    import lightning as L
+
+    known = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+    for key in trainer:
+        if key.startswith("_") or key in known:
+            continue
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        hint = f"; did you mean trainer.{close[0]}?" if close else "."
+        raise ConfigError(f"trainer.{key} is not an argument of Lightning's Trainer{hint}")
+
+
+TRAINERS = ("lightning.pytorch.Trainer", "lightning.Trainer", "pytorch_lightning.Trainer")
 
 
 def check_data(data: DictConfig) -> None:

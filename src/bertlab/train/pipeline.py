@@ -16,6 +16,7 @@ from bertlab.callbacks.predictions import TestPredictions
 from bertlab.callbacks.pruning import trial_callbacks
 from bertlab.callbacks.random_state import RandomState
 from bertlab.callbacks.training import NonFiniteLossGuard, ValidationHistory
+from bertlab.callbacks.trial import current
 from bertlab.data.encoding import Encoding
 from bertlab.errors import BertlabError, DataError, RunDirError
 from bertlab.train.best import checkpoint_row
@@ -29,7 +30,7 @@ from bertlab.train.run_dir import RunDir
 from bertlab.utils.config import print_config_tree
 from bertlab.utils.instantiate import instantiate
 from bertlab.utils.jobs import job_is_multirun
-from bertlab.utils.record import log_hparams
+from bertlab.utils.record import log_failure, log_hparams
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _run(cfg: DictConfig, out: Path) -> float:
         RunDir(out).claim()
     L.seed_everything(cfg.seed, workers=True)
     if first:
-        print_config_tree(cfg, show=cfg.get("print_config", True))
+        print_config_tree(cfg, show=cfg.get("print_config", "overrides"))
     datamodule, manifest = load_data(cfg, out, resume)
     if folds:
         return cross_validate(cfg, out, _fit_fold)
@@ -210,7 +211,14 @@ def train(
     ]
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    trial = current() if report else None
+    swept = list(trial.trial.params) if trial is not None else None
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    except Exception:
+        if trainer.is_global_zero:
+            log_failure(loggers, cfg, swept)  # the HParams row says FAILED
+        raise
 
     metric, mode = cfg.objective.metric, cfg.objective.mode
     checkpoint = trainer.checkpoint_callback
@@ -227,14 +235,17 @@ def train(
         "epochs_run": trainer.current_epoch,
         "max_epochs": trainer.max_epochs,
         "global_step": trainer.global_step,
+        "status": "PRUNED" if trial is not None and trial.pruned else "COMPLETE",
     }
     if test:
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None)
+        results = trainer.test(
+            model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False
+        )  # printed once, as the `Test:` line below
         record["test"] = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
-        log_hparams(loggers, cfg, record)
         write_test_predictions(out, datamodule, predictions.result() if test else None)
-        RunDir(out).write_metrics(record)
+        RunDir(out).write_metrics(record)  # after the predictions (a finished run has them),
+        log_hparams(loggers, cfg, record, swept)  # before the loggers (MLflow uploads it)
     log.info("Best %s = %.4f (epoch %s); run dir %s", metric, best, record["best_epoch"], out)
     if "test" in record:
         log.info("Test: %s", ", ".join(f"{k} {v:.4f}" for k, v in record["test"].items()))

@@ -31,6 +31,7 @@ from bertlab.train.verify import RESUME_FIXED, config_differences, flat, split_d
 from bertlab.utils.checkpoint_io import load_checkpoint_file
 from bertlab.utils.config import save_config
 from bertlab.utils.io import atomic_write, atomic_write_json, atomic_write_text
+from bertlab.utils.latest import resolve_latest
 from bertlab.utils.resolvers import HYDRA_SUBDIR
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class RunDir:
         Raises:
             ModelError: `path` is not inside a run dir.
         """
-        path = Path(path).expanduser().resolve()
+        path = resolve_latest(path).resolve()  # `sweeps/<base>/3`: through the .latest pointer
         for candidate in (path, *path.parents):
             if (candidate / cls.CONFIG).is_file() and (candidate / cls.LABEL_MAP).is_file():
                 return cls(candidate)
@@ -362,10 +363,10 @@ class RunDir:
             raise RunDirError(
                 f"resume={self.path}: {path} is missing, so the run cannot be checked."
             )
-        recorded = OmegaConf.load(path)
-        current = cfg.copy()
-        for node in (recorded, current):  # where the run writes is the resume target itself
-            OmegaConf.update(node, "paths.output_dir", None, force_add=True)
+        # where the run writes is the resume target itself: its path (recorded, and now, where
+        # `${paths.output_dir}/checkpoints` and the like resolve) reads as <run> in both
+        recorded = _run_relative(OmegaConf.load(path))
+        current = _run_relative(cfg)
         fixed = config_differences(recorded, current, RESUME_FIXED)
         if fixed:
             raise RunDirError(
@@ -375,6 +376,21 @@ class RunDir:
             )
         others = {k.split(".", 1)[0] for k in flat(OmegaConf.to_container(current))}
         return config_differences(recorded, current, tuple(others - set(RESUME_FIXED)))
+
+
+def _run_relative(cfg: DictConfig) -> DictConfig:
+    """`cfg` resolved, with its own `paths.output_dir` written as `<run>` in every value."""
+    tree = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    out = str((tree.get("paths") or {}).get("output_dir") or "")
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        return node.replace(out, "<run>") if out and isinstance(node, str) else node
+
+    return OmegaConf.create(swap(tree))
 
 
 def claim_run_dir(out: Path) -> None:

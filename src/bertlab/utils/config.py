@@ -31,22 +31,56 @@ def config_tree(cfg: DictConfig) -> rich.tree.Tree:
     return tree
 
 
-def print_config_tree(cfg: DictConfig, save_to: Path | None = None, show: bool = True) -> None:
-    """Log the config tree to the job's log file; print it if `show`, once per sweep.
+def print_config_tree(
+    cfg: DictConfig, save_to: Path | None = None, show: bool | str = "overrides"
+) -> None:
+    """Log the config tree to the job's log file; print what `show` asks, once per sweep.
 
-    A terminal gets the rich tree; a redirected stdout gets plain text, never cut at 80 columns.
-    Inside a multirun only the first job prints (each job's log file and config.yaml keep its own).
+    `show`: "overrides" (or true) prints the config group choices and command-line overrides
+    in a few lines; "full" the whole tree (a terminal gets the rich tree; a redirected stdout
+    plain text, never cut at 80 columns); false nothing. Inside a multirun only the first job
+    prints (each job's log file and config.yaml keep its own).
     """
     tree = config_tree(cfg)
     text = plain_text(tree)
     tree_log.info("Config:\n%s", text)
-    if show and first_job():
-        if sys.stdout.isatty():
-            rich.print(tree)
-        else:
-            print(text, flush=True)
+    mode = str(show).lower()
+    if mode in ("false", "none", "0") or not first_job():
+        pass
+    elif mode != "full":
+        print(config_summary(cfg), flush=True)
+    elif sys.stdout.isatty():
+        rich.print(tree)
+    else:
+        print(text, flush=True)
     if save_to is not None:
         save_config(cfg, save_to)
+
+
+def config_summary(cfg: DictConfig) -> str:
+    """A few lines: the config group choices, the command-line overrides and where the full
+    config goes (`print_config=full` prints it)."""
+    choices, overrides = {}, []
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_cfg = HydraConfig.get()
+        choices = {
+            g: c
+            for g, c in hydra_cfg.runtime.choices.items()
+            if c is not None and g != "hydra" and not g.startswith("hydra/")
+        }
+        overrides = list(hydra_cfg.overrides.task)
+    except (ImportError, ValueError):
+        pass
+    out = OmegaConf.select(cfg, "paths.output_dir", default=None)
+    where = f"{out}/config.yaml" if out else "the run dir's config.yaml"
+    lines = [
+        "Config: " + (" ".join(f"{g}={c}" for g, c in sorted(choices.items())) or "(no groups)"),
+        "Overrides: " + (" ".join(overrides) or "none"),
+        f"Full config: {where} (print_config=full prints it)",
+    ]
+    return "\n".join(lines)
 
 
 def first_job() -> bool:

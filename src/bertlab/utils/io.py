@@ -62,3 +62,17 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_output(path: str | Path, text: str) -> Path:
+    """Write a user-named output without harming what is there: a regular file (or a new
+    name) is replaced atomically; a symlink, FIFO or device is opened and written in place
+    (a rename would replace `/dev/stdout` or a link with a regular file)."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a directory; name an output file")
+        with open(path, "w", encoding="utf-8") as f:  # follows the link; a FIFO blocks for a reader
+            f.write(text)
+        return path
+    return atomic_write_text(path, text)

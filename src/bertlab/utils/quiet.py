@@ -24,6 +24,9 @@ IGNORED_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),
     # The summary's size estimate knows no mixed precision (bf16-mixed, 16-mixed).
     (r"Precision \S+ is not supported by the model summary", UserWarning),
+    # Under DDP, for bertlab's stage metrics: they are torchmetrics states that compute()
+    # already reduces across ranks, so `sync_dist=True` would only average equal numbers.
+    (r"It is recommended to use `self\.log\('(train|val|test)/", UserWarning),
 )
 # Substrings of Lightning info lines that are advertisements, not information.
 DROPPED_LIGHTNING_INFO = ("try installing [litlogger]",)

@@ -29,12 +29,27 @@ def output_subdir(resume: str | None, output_dir: str | None = None) -> str | No
     return HYDRA_SUBDIR
 
 
+def run_name(path: str) -> str:
+    """A run's name for loggers: its dir's name; a sweep job's `<study>/<trial>`."""
+    path = Path(str(path))
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            return f"{path.parent.name}/{path.name}"
+    except (ImportError, ValueError):
+        pass
+    return path.name
+
+
 def register() -> None:
     """`${bertlab.fast_precision:<accelerator>}`, `${bertlab.cwd:}` (the launch directory,
     known also where `${hydra:runtime.cwd}` is not yet, e.g. while a sweeper starts),
     `${bertlab.train.run_dir:${resume},<default>}`,
-    `${bertlab.output_subdir:${resume},${hydra.runtime.output_dir}}`, `${bertlab.run_suffix:}`
-    and `${bertlab.basename:<path>}` (a run's name for loggers)."""
+    `${bertlab.output_subdir:${resume},${hydra.runtime.output_dir}}`, `${bertlab.run_suffix:}`,
+    `${bertlab.basename:<path>}` and `${bertlab.run_name:<path>}` (a run's name for loggers:
+    `<study>/<trial>` in a sweep)."""
     resolvers = {
         "bertlab.fast_precision": fast_precision,
         "bertlab.cwd": os.getcwd,
@@ -42,6 +57,7 @@ def register() -> None:
         "bertlab.output_subdir": output_subdir,
         "bertlab.run_suffix": lambda: RUN_SUFFIX,
         "bertlab.basename": lambda path: Path(str(path)).name,
+        "bertlab.run_name": run_name,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

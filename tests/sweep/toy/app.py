@@ -4,7 +4,8 @@ Its "training" reports ``val/score`` per epoch to the active trial, as the pruni
 does; the score rises with x and epoch. ``fail_trials`` lists trial numbers that raise and
 ``fail_above`` makes trials with x above it raise; ``sleep_s`` slows epochs (to interrupt a
 trial); ``wait_workers`` holds each trial until that many worker processes have started one;
-``test_opened`` in metrics.json shows whether the lockbox override arrived.
+``test_opened`` in metrics.json shows whether the lockbox override arrived; ``tb_events``
+writes each epoch's score as a TensorBoard event file in the trial dir, as train.py does.
 """
 
 import json
@@ -35,6 +36,16 @@ def main(cfg: DictConfig) -> float:
         history.append(cfg.x * (epoch + 1) + 0.01 * cfg.y)
         if trial is not None and trial.report(history[-1], epoch, last=epoch == cfg.epochs - 1):
             break
+    if cfg.tb_events:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+        writer = EventFileWriter(str(out))
+        for epoch, score in enumerate(history):
+            value = summary_pb2.Summary.Value(tag=metric, simple_value=score)
+            summary = summary_pb2.Summary(value=[value])
+            writer.add_event(event_pb2.Event(wall_time=time.time(), step=epoch, summary=summary))
+        writer.close()
     best = max(history)
     record = {
         "objective": metric,

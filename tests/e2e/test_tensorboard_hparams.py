@@ -16,6 +16,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from bertlab.callbacks.lr_logging import base_lr
 from bertlab.utils.record import HPARAM_KEYS, flat_hparams, hp_metrics
+from bertlab.utils.tb_hparams import STATUS
 from helpers.inprocess import train_in_process
 from helpers.runs import run_train, tiny_overrides
 
@@ -245,21 +246,21 @@ def dashboard_hparams(logdir: Path) -> list:
 def test_hparams_opens_on_the_swept_keys_and_status(runs):
     infos = dashboard_hparams(runs["sweep"].parent)
     ticked = [i.name for i in infos[:5]]
-    assert set(ticked) <= {*SWEPT, "status"}, ticked
-    assert [i.name for i in infos if i.differs] == sorted([*SWEPT, "status"])
-    status = next(i for i in infos if i.name == "status")
+    assert ticked[0] == STATUS and set(ticked) <= {*SWEPT, STATUS}, ticked  # always ticked
+    assert [i.name for i in infos if i.differs] == sorted([*SWEPT, STATUS])
+    status = next(i for i in infos if i.name == STATUS)
     assert [v.string_value for v in status.domain_discrete.values] == [
         "COMPLETE",
         "PRUNED",
         "FAILED",
     ]
-    assert hparams(events(runs["sweep"]))["status"] == "COMPLETE"
+    assert hparams(events(runs["sweep"]))[STATUS] == "COMPLETE"
 
 
 def test_a_single_run_shows_its_overrides_first(runs):
     infos = dashboard_hparams(runs["second"])
     varied = [i.name for i in infos if i.differs]
-    assert {"model", "trainer.gradient_clip_val", "data.split_seed", "status"} <= set(varied)
+    assert {"model", "trainer.gradient_clip_val", "data.split_seed", STATUS} <= set(varied)
     assert not {"seed", "data.max_length", "callbacks"} & set(varied)
 
 
@@ -279,4 +280,4 @@ def test_a_failed_fit_is_marked_failed(tiny_model_dir, tiny_csv, tmp_path):
             RAISE,
             "+callbacks.fail.step=2",
         )
-    assert hparams(events(out))["status"] == "FAILED"
+    assert hparams(events(out))[STATUS] == "FAILED"

@@ -2,9 +2,11 @@
 
 TensorBoard's HParams tab lists the experiment's hyperparameters with those marked `differs`
 first (then by name) and ticks the first five. So the keys a run varies (a sweep trial's
-searched keys; a single run's command-line overrides) and `status` are marked `differs`, the
-constant base keys are not: those start unticked. A key that is None in a run is left out of
-that run (a blank cell), so a float key never turns into a column of 17-digit strings.
+searched keys; a single run's command-line overrides) and `Status` are marked `differs`, the
+constant base keys are not: those start unticked. `Status` is capitalised so that it sorts
+before every config key and is always ticked: a PRUNED or FAILED row shows as such. A key
+that is None in a run is left out of that run (a blank cell), so a float key never turns into
+a column of 17-digit strings.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from lightning.pytorch.loggers import TensorBoardLogger
 
 STATUSES = ("COMPLETE", "PRUNED", "FAILED")
-STATUS = "status"
+STATUS = "Status"  # sorts first (uppercase): always among the five ticked
 
 
 def hparam_infos(hparams: Mapping[str, object], varied: Iterable[str]) -> list:
-    """`HParamInfo`s: the varied keys and `status` first (marked `differs`), then the rest."""
+    """`HParamInfo`s: `Status` and the varied keys first (marked `differs`), then the rest."""
     from google.protobuf import struct_pb2
     from tensorboard.plugins.hparams import api_pb2
 
@@ -50,7 +52,7 @@ def write_hparams(
     varied: Iterable[str],
     status: str = "COMPLETE",
 ) -> None:
-    """Write the experiment, session start (hparams and `status`) and end, and the metrics."""
+    """Write the experiment, session start (hparams and `Status`) and end, and the metrics."""
     import time
 
     from tensorboard.plugins.hparams import api_pb2

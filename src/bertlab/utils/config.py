@@ -15,8 +15,11 @@ from bertlab.utils.io import atomic_write_text
 from bertlab.utils.quiet import plain_text
 
 FIRST = ("data", "model", "trainer", "callbacks", "logger", "paths")
-# configs/hydra/default.yaml sends this logger to the job's log file only (not the console).
+# configs/hydra/default.yaml sends this logger to the job's log file only (not the console);
+# where no logging config names it (runs composed in-process, e.g. bertlab.compare's), it
+# goes nowhere rather than to the root logger's console: config.yaml holds the same tree.
 tree_log = logging.getLogger("bertlab.config_tree")
+tree_log.propagate = False
 
 
 def config_tree(cfg: DictConfig) -> rich.tree.Tree:

@@ -8,7 +8,8 @@ and the logits of a packed batch) is `bertlab.model.packing`.
     batch = collate(examples)                      # [(ids, type ids, label), ...] as batched
     logits = packed_logits(network, batch)         # bertlab.model.packing; input order
 
-Not wired into training (an opt-in follow-up).
+Not wired into training: on long data packing cannot raise useful tokens/s over length buckets
+(`python bench/shapes.py`; docs/performance.md, "Packed sequences").
 """
 
 from __future__ import annotations

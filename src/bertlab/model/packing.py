@@ -13,7 +13,8 @@ of the unpacked model (tested in fp32 to 1e-5: tests/unit/test_packing.py).
 `network` is a `BertForSequenceClassification` with attn_implementation "sdpa" (a boolean
 mask) or "eager" (an additive mask): both take a ready 4-D mask. FlexAttention with a document
 mask (or varlen attention) would skip the masked blocks' FLOPs instead of masking them; that
-path needs a CUDA device and is not built here. Not wired into training (an opt-in follow-up).
+path needs a CUDA device and is not built here. Not wired into training: on long data packing
+cannot raise useful tokens/s (`python bench/shapes.py`; docs/performance.md).
 """
 
 from __future__ import annotations

@@ -14,51 +14,13 @@ import pytest
 import yaml
 
 from bertlab.compare.analysis import check_stored_scores
-from bertlab.compare.cli import main
 from bertlab.compare.runs import RUNS, read_run
 from bertlab.testing import make_toy_corpus
 from bertlab.train.run_dir import RunDir
-from helpers.inprocess import _restored_process_state
+from helpers.compare import BROKEN, common, compare
 from helpers.runs import ROOT
 
-BROKEN = "model.optimizer.lr=1e-9"  # > 0 (the config check refuses 0), far too small to learn
 SAME = "model.head=mean"  # what --common already sets: the baseline again, spelled otherwise
-
-
-def common(model: Path, data: Path, cache: Path) -> str:
-    """One fast epoch of the tiny model: mean pooling learns the toy cues within it."""
-    return " ".join(
-        [
-            f"model.pretrained={model}",
-            "data=csv",
-            f"data.source.path={data}",
-            f"paths.cache_dir={cache}",
-            "model.head=mean",
-            "model.optimizer.lr=1e-2",
-            "data.batch_size=8",
-            "trainer.max_epochs=1",
-            "trainer.precision=32-true",
-            "trainer.num_sanity_val_steps=0",
-            "trainer.enable_model_summary=false",
-            "print_config=false",
-            "~logger",
-            *(
-                f"~callbacks.{name}"
-                for name in (
-                    "rich_progress_bar",
-                    "tensorboard_figures",
-                    "early_stopping",
-                    "lr_monitor",
-                    "step_checkpoint",
-                )
-            ),
-        ]
-    )
-
-
-def compare(*argv: str) -> int:
-    with _restored_process_state(Path.cwd(), None):
-        return main(list(argv))
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +140,7 @@ def test_print_multirun_names_the_runs_compare_reuses(setup, capsys):
     [
         (["only_one"], "two or more arms"),
         (["", "no_such_experiment"], "no experiment 'no_such_experiment'"),
-        (["", "cv=kfold"], "cross-validates"),
+        (["", "cv=kfold"], "do not cross-validate alike"),
         (["", "x", "--seeds", "0"], "--seeds must be at least 1"),
     ],
 )

@@ -12,7 +12,13 @@ from bertlab.compare.scoring import (
     resample_weights,
     scorer_for,
 )
-from bertlab.compare.stats import Resamples, paired_bootstrap, verdict
+from bertlab.compare.stats import (
+    FoldResamples,
+    Resamples,
+    fold_bootstrap,
+    paired_bootstrap,
+    verdict,
+)
 from bertlab.tasks import get_task
 
 
@@ -127,3 +133,33 @@ def test_the_direct_reference_is_the_modules_own_metric():
     assert direct("single_label", logits, labels, rows)["acc"] == pytest.approx(
         float(acc.compute())
     )
+
+
+def test_the_fold_bootstrap_is_the_mean_over_drawn_seed_and_fold_cells():
+    """Cross-validated runs: each resample's value, computed by hand from the draws, and the
+    percentile interval of those values."""
+    rng = np.random.default_rng(3)
+    arm, base = rng.random((3, 4)), rng.random((3, 4))  # 3 seeds x 4 folds
+    draws = FoldResamples.draw(seeds=3, folds=4, count=200, seed=1)
+    values, kept = [], []
+    for seeds, folds in zip(draws.seed_draws, draws.fold_draws, strict=True):
+        values.append(np.mean([arm[s, f] - base[s, f] for s in seeds for f in folds]))
+        kept.append(np.mean([arm[s, f] - base[s, f] for s in range(3) for f in folds]))
+    interval = fold_bootstrap(arm, base, draws, level=0.9)
+    assert interval.low == pytest.approx(np.percentile(values, 5))
+    assert interval.high == pytest.approx(np.percentile(values, 95))
+    assert interval.examples_low == pytest.approx(np.percentile(kept, 5))
+    assert interval.examples_high == pytest.approx(np.percentile(kept, 95))
+    assert interval.resamples == 200
+    with pytest.raises(ValueError, match="shape"):
+        fold_bootstrap(arm[:2], base[:2], draws)
+
+
+def test_a_fold_gap_is_found_and_no_gap_is_noise():
+    rng = np.random.default_rng(0)
+    base = 0.8 + 0.01 * rng.standard_normal((3, 5))
+    draws = FoldResamples.draw(3, 5, 1000, 0)
+    worse = fold_bootstrap(base - 0.1, base, draws)
+    assert worse.high < 0
+    same = fold_bootstrap(base + 0.01 * rng.standard_normal((3, 5)), base, draws)
+    assert same.low <= 0 <= same.high

@@ -12,7 +12,14 @@ import numpy as np
 
 from bertlab.compare.runs import Run
 from bertlab.compare.scoring import Scorer, scorer_for
-from bertlab.compare.stats import Resamples, paired_bootstrap, spread, verdict
+from bertlab.compare.stats import (
+    FoldResamples,
+    Resamples,
+    fold_bootstrap,
+    paired_bootstrap,
+    spread,
+    verdict,
+)
 from bertlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -55,20 +62,25 @@ def analyse(
     bootstrap_seed: int = 0,
 ) -> dict[str, Any]:
     """The comparison of arms `labels` (the first is the baseline) as a JSON-able dict:
-    ``{"seeds", "metrics": {metric: {"arms": {label: {values, mean, std}}, "differences":
-    [{arm, baseline, per_seed, mean, ci, ci_examples, sentence}]}}, "sentences"}``."""
+    ``{"seeds", "cv_folds" (k; None: tested runs), "metrics": {metric: {"arms": {label:
+    {values, mean, std}}, "differences": [{arm, baseline, per_seed, mean, ci, ci_examples,
+    sentence}]}}, "sentences"}``."""
     seeds = paired_seeds(runs, labels)
     if not seeds:
         raise DataError("No seed was run by every arm: nothing to pair.")
     by = {(r.arm, r.seed): r for r in runs}
-    scorers = aligned_scorers([by[(a, s)] for a in labels for s in seeds])
-    if scorers is None:
+    paired = [by[(a, s)] for a in labels for s in seeds]
+    folds = len(runs[0].folds) if all(r.folds for r in paired) else None
+    scorers = None if folds else aligned_scorers(paired)
+    if scorers is None and not folds:
         log.warning("Some runs stored no test predictions: no bootstrap intervals.")
     metrics = list(dict.fromkeys(k for r in runs for k in r.test))
-    draws = None
+    draws = fold_draws = None
     if scorers is not None:
         n = scorers[(labels[0], seeds[0])].n
         draws = Resamples.draw(n, len(seeds), resamples, bootstrap_seed)
+    if folds:
+        fold_draws = FoldResamples.draw(len(seeds), folds, resamples, bootstrap_seed)
     base = labels[0]
     out: dict[str, Any] = {}
     sentences = []
@@ -84,8 +96,13 @@ def analyse(
             per_seed = [a - b for a, b in pairs]
             mean = float(np.mean(per_seed))
             name = metric.split("/", 1)[-1]
-            ci = ci_examples = None
-            if scorers is not None and name in scorers[(base, seeds[0])].names:
+            ci = ci_examples = interval = None
+            if fold_draws is not None:
+                arm_folds = fold_table([by[(label, s)] for s in seeds], metric)
+                base_folds = fold_table([by[(base, s)] for s in seeds], metric)
+                if np.isfinite(arm_folds).all() and np.isfinite(base_folds).all():
+                    interval = fold_bootstrap(arm_folds, base_folds, fold_draws, level)
+            elif scorers is not None and name in scorers[(base, seeds[0])].names:
                 interval = paired_bootstrap(
                     [scorers[(label, s)] for s in seeds],
                     [scorers[(base, s)] for s in seeds],
@@ -93,10 +110,18 @@ def analyse(
                     draws,
                     level,
                 )
+            if interval is not None:
                 ci = [interval.low, interval.high]
                 ci_examples = [interval.examples_low, interval.examples_high]
-            why = "no stored test predictions" if scorers is None else "not a task metric"
-            sentence = verdict(label, base, metric, mean, tuple(ci) if ci else None, level, why)
+            why = "not a task metric"
+            if folds:
+                why = "a fold without it"
+            elif scorers is None:
+                why = "no stored test predictions"
+            noise = "seed and fold" if folds else "seed and test-sample"
+            sentence = verdict(
+                label, base, metric, mean, tuple(ci) if ci else None, level, why, noise
+            )
             sentences.append(sentence)
             diffs.append(
                 {
@@ -110,7 +135,12 @@ def analyse(
                 }
             )
         out[metric] = {"arms": arms, "differences": diffs}
-    return {"seeds": seeds, "metrics": out, "sentences": sentences}
+    return {"seeds": seeds, "cv_folds": folds, "metrics": out, "sentences": sentences}
+
+
+def fold_table(runs: Sequence[Run], metric: str) -> np.ndarray:
+    """(seeds, folds) of a metric's per-fold validation values (NaN where a fold lacks it)."""
+    return np.array([[fold.get(metric, np.nan) for fold in run.folds] for run in runs])
 
 
 def check_stored_scores(runs: Sequence[Run], tolerance: float = 1e-4) -> list[str]:

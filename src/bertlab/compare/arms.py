@@ -9,7 +9,9 @@ An arm given on the command line is one of:
   it; the trial's ``cv`` is dropped).
 
 Every run of every arm gets ``test_after_fit=true``, ``seed=<s>`` and the comparison's
-``data.split_seed``, so all arms train on one split and are tested once on its test set. A
+``data.split_seed``, so all arms train on one split and are tested once on its test set. With
+``cv=kfold`` (in ``--common`` or in every arm) the runs cross-validate instead: each is scored
+on its k-fold means of validation metrics, on the same folds, and the test set stays shut. A
 run's identity (its dir under ``<compare dir>/runs/<fingerprint>/seed_<s>``) is the composed
 config with the seed and where-it-runs keys left out: arms with equal configs share runs, and
 a rerun finds the runs it already has.
@@ -43,6 +45,7 @@ VOLATILE = (
     "logger",
 )
 RUN_PLACEHOLDER = "<run dir>"
+TESTED = "test_after_fit=true"
 DEFAULT = ("", "default")
 
 
@@ -67,7 +70,7 @@ def parse_arm(text: str, config_dir: Path) -> Arm:
     """An arm from its command-line text.
 
     Raises:
-        ConfigError: an unknown experiment, a dir that is no sweep dir, or ``cv`` in an arm.
+        ConfigError: an unknown experiment, or a dir that is no sweep dir.
     """
     label = text.strip() or "default"
     path = Path(text).expanduser()
@@ -94,11 +97,6 @@ def parse_arm(text: str, config_dir: Path) -> Arm:
                 '("model=minilm_mean"), an experiment name or a sweep dir.'
             )
         return Arm(label, "experiment", [f"experiment={name}"])
-    if any(_key(w).split(".", 1)[0] == "cv" for w in words):
-        raise ConfigError(
-            f"Arm {text!r} cross-validates (cv=...): a k-fold run opens no test set, so it "
-            "cannot be compared on one. Drop cv from the arm."
-        )
     return Arm(label, "overrides", words)
 
 
@@ -114,10 +112,31 @@ def run_overrides(arm: Arm, common: list[str], seed: int, split_seed: int) -> li
     return [
         *(o for o in common if _key(o) not in own),
         *arm.overrides,
-        "test_after_fit=true",
+        TESTED,
         f"seed={seed}",
         f"data.split_seed={split_seed}",
     ]
+
+
+def cv_folds(cfg: DictConfig) -> int | None:
+    """``cv.k`` of a composed config: the run cross-validates (scored on its k-fold means of
+    validation metrics, the test set never opened), or None."""
+    node = cfg.get("cv")
+    return None if node is None else node.get("k")
+
+
+def run_config(
+    arm: Arm, common: list[str], seed: int, split_seed: int, out: Path, config_dir: Path, cwd: Path
+) -> tuple[list[str], DictConfig]:
+    """The overrides and composed config of an arm's run with `seed` in `out`: tested once
+    (``test_after_fit=true``), or, where the config cross-validates (``cv=kfold``), not
+    tested at all (``test_after_fit=false``): its score is the k-fold mean."""
+    overrides = run_overrides(arm, common, seed, split_seed)
+    cfg = compose(arm, overrides, out, config_dir, cwd)
+    if cv_folds(cfg):
+        overrides = ["test_after_fit=false" if o == TESTED else o for o in overrides]
+        cfg = compose(arm, overrides, out, config_dir, cwd)
+    return overrides, cfg
 
 
 def compose(arm: Arm, overrides: list[str], out: Path, config_dir: Path, cwd: Path) -> DictConfig:

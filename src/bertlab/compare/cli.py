@@ -4,7 +4,9 @@
     python -m bertlab.compare --runs DIR [DIR ...] [--out DIR]
 
 An ARM is quoted overrides ("model=minilm_mean"; "" or default: the defaults), an experiment
-name, or a sweep dir (its best trial's configuration). The first arm is the baseline.
+name, or a sweep dir (its best trial's configuration). The first arm is the baseline. With
+--common "cv=kfold" the runs cross-validate and are compared on their k-fold means of
+validation metrics (the test set stays shut); otherwise each run is tested once.
 """
 
 from __future__ import annotations

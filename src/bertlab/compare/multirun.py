@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from bertlab.compare.arms import RUN_PLACEHOLDER, Arm, compose, fingerprint, run_overrides
+from bertlab.compare.arms import RUN_PLACEHOLDER, Arm, fingerprint, run_config
 from bertlab.compare.runs import RUNS
 
 
@@ -27,8 +27,9 @@ def print_multirun(
         if arm.kind == "sweep":
             print(f"# {arm.label}: a sweep arm; run compare itself (it composes the trial).")
             continue
-        overrides = run_overrides(arm, common, seeds[0], split_seed)
-        cfg = compose(arm, overrides, out / RUNS / RUN_PLACEHOLDER, config_dir, Path.cwd())
+        placeholder = out / RUNS / RUN_PLACEHOLDER
+        args = (common, seeds[0], split_seed, placeholder, config_dir, Path.cwd())
+        overrides, cfg = run_config(arm, *args)
         fixed = [o for o in overrides if not o.startswith("seed=")]
         words = [
             "python",

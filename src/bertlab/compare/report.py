@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bertlab.compare.runs import Run
-from bertlab.compare.stats import PROCEDURE, in_points
+from bertlab.compare.stats import PROCEDURE, PROCEDURE_CV, in_points
 from bertlab.utils.io import atomic_write_json, atomic_write_text
 
 JSON, MARKDOWN, FIGURE, TENSORBOARD = "compare.json", "compare.md", "compare.png", "tensorboard"
@@ -49,6 +49,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Seeds: {seeds} (data.split_seed={result.get('split_seed', 'as the runs')}); "
         f"wall time {result['wall_time_s']:.0f} s; runs trained {result['trained']}, "
         f"reused {result['reused']}.",
+        *scored_on(result),
         "",
         "## Verdicts",
         "",
@@ -71,9 +72,10 @@ def markdown(result: dict[str, Any]) -> str:
             )
         if block["differences"]:
             level = f"{result['bootstrap']['level'] * 100:g}%"
+            only = "folds only" if result.get("cv_folds") else "test examples only"
             lines += [
                 "",
-                f"| difference | mean | per seed | {level} CI | {level} CI, test examples only |",
+                f"| difference | mean | per seed | {level} CI | {level} CI, {only} |",
                 "|---|---|---|---|---|",
             ]
             for d in block["differences"]:
@@ -87,10 +89,22 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## How the intervals are computed",
         "",
-        f"{b['resamples']} paired bootstrap resamples (numpy seed {b['seed']}). {PROCEDURE}",
+        f"{b['resamples']} paired bootstrap resamples (numpy seed {b['seed']}). "
+        + (PROCEDURE_CV if result.get("cv_folds") else PROCEDURE),
         "",
     ]
     return "\n".join(lines)
+
+
+def scored_on(result: dict[str, Any]) -> list[str]:
+    """The line saying what the runs were scored on, for cross-validated runs."""
+    k = result.get("cv_folds")
+    if not k:
+        return []
+    return [
+        f"Scores: {k}-fold cross-validation (cv=kfold, cv.k={k}), the mean over folds of each "
+        "fold's best-epoch validation metrics; the test set was not opened."
+    ]
 
 
 def _interval(ci) -> str:
@@ -164,7 +178,8 @@ def slug(label: str) -> str:
 
 def write_tensorboard(path: Path, result: dict[str, Any], runs: Sequence[Run], figure) -> None:
     """`path` afresh: the figure (IMAGES: compare/figure) and one HParams row per run, with
-    the columns group (its arm), seed and run_dir, and its test metrics as hp/test/<m>."""
+    the columns group (its arm), seed and run_dir, and its scores as hp/<metric> (test/<m>,
+    or the k-fold means val/<m>)."""
     from torch.utils.tensorboard import SummaryWriter
     from torch.utils.tensorboard.summary import hparams
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -18,10 +19,10 @@ from bertlab.compare.arms import (
     RUN_PLACEHOLDER,
     VOLATILE,
     Arm,
-    compose,
+    cv_folds,
     differences,
     fingerprint,
-    run_overrides,
+    run_config,
 )
 from bertlab.errors import ConfigError, DataError, RunDirError
 from bertlab.sweep import final, lockbox
@@ -34,54 +35,78 @@ RUNS = "runs"  # <compare dir>/runs/<fingerprint>/seed_<s>
 
 @dataclass
 class Run:
-    """A finished, tested run of an arm."""
+    """A finished run of an arm: tested once, or (``cv=kfold``) cross-validated."""
 
     arm: str
     seed: int
     dir: Path
     task: str
-    test: dict[str, float]
+    test: dict[str, float]  # its scores: test metrics, or the k-fold means of val metrics
     predictions: dict[str, np.ndarray] | None
-    test_split: str | None  # the sha256 of its test example ids (split_manifest.json)
+    test_split: str | None  # the sha256 of the examples it was scored on (folds: all of them)
     reused: bool = True
+    folds: list[dict[str, float]] | None = None  # per fold, in fold order (cv runs only)
 
 
 def read_run(path: Path, arm: str, reused: bool = True) -> Run:
     """A finished run dir as a `Run`.
 
     Raises:
-        RunDirError: the run has no test metrics (not finished, or never tested).
+        RunDirError: the run has neither test metrics nor a k-fold record (not finished, or
+            never tested).
     """
     run = RunDir(path)
     metrics = run.metrics()
-    if not metrics.get("test") or (run / RunDir.FAILED).exists():
+    cv = metrics.get("cv")
+    if not (metrics.get("test") or cv) or (run / RunDir.FAILED).exists():
         raise RunDirError(
             f"{path} has no test metrics in {RunDir.METRICS}: compare needs finished runs "
-            "tested once (test_after_fit=true)."
+            "tested once (test_after_fit=true), or cross-validated ones (cv=kfold)."
         )
     cfg = run.config()
-    task, _ = run.labels()
-    split = run.manifest().get("splits", {}).get("test", {}).get("ids_sha256")
+    task, _ = (RunDir(path / "fold_0") if cv else run).labels()
+    if cv:
+        folds = [
+            {k: float(v) for k, v in row.items() if k.startswith("val/")} for row in cv["per_fold"]
+        ]
+        scores = {k: float(v) for k, v in cv["mean"].items()}
+        split, predictions = fold_split(path, len(folds)), None
+    else:
+        folds, scores = None, {k: float(v) for k, v in metrics["test"].items()}
+        split = run.manifest().get("splits", {}).get("test", {}).get("ids_sha256")
+        predictions = run.test_predictions()
     return Run(
         arm=arm,
         seed=int(cfg.get("seed", 0)),
         dir=path,
         task=str(task),
-        test={k: float(v) for k, v in metrics["test"].items()},
-        predictions=run.test_predictions(),
+        test=scores,
+        predictions=predictions,
         test_split=split,
         reused=reused,
+        folds=folds,
     )
+
+
+def fold_split(path: Path, k: int) -> str | None:
+    """One sha256 over the validation examples of a k-fold run's folds, in fold order: equal
+    for runs cross-validated on the same folds (None where a fold recorded none)."""
+    shas = []
+    for i in range(k):
+        splits = RunDir(path / f"fold_{i}").manifest().get("splits", {})
+        shas.append(splits.get("validation", {}).get("ids_sha256"))
+    if None in shas:
+        return None
+    return hashlib.sha256(" ".join(shas).encode()).hexdigest()
 
 
 def complete(path: Path) -> bool:
-    """A run dir that finished and was tested (its predictions stored)."""
+    """A run dir that finished: tested (its predictions stored), or cross-validated."""
     run = RunDir(path)
-    return (
-        "test" in run.metrics()
-        and not (run / RunDir.FAILED).exists()
-        and (run / RunDir.TEST_PREDICTIONS).is_file()
-    )
+    metrics = run.metrics()
+    if (run / RunDir.FAILED).exists():
+        return False
+    return "cv" in metrics or ("test" in metrics and (run / RunDir.TEST_PREDICTIONS).is_file())
 
 
 def set_aside(path: Path, why: str) -> None:
@@ -105,24 +130,27 @@ def ensure_runs(
     """Every arm × seed run, reused where a finished run with the same config exists in
     `store`, else trained and tested now. Test openings are recorded: in the store's
     `lockbox.json` when a run is tested now; in a sweep arm's sweep dir whenever its test
-    numbers are read (a second time warns, as for `sweep.final`).
+    numbers are read (a second time warns, as for `sweep.final`). When the arms
+    cross-validate (``cv=kfold``), nothing is tested and no lockbox is opened.
 
     Raises:
-        ConfigError / DataError: an arm that does not compose or whose run fails.
+        ConfigError / DataError: an arm that does not compose or whose run fails; arms of
+            which some cross-validate and others do not.
     """
     if train is None:
         from bertlab.train.pipeline import run as train
+    cv = cross_validation(arms, seeds[0], split_seed, common, store, config_dir, cwd)
     runs, opened = [], False
     placeholder = store / RUNS / RUN_PLACEHOLDER
     for arm in arms:
-        if arm.kind == "sweep":  # its test numbers are read, trained now or reused
+        if arm.kind == "sweep" and not cv:  # its test numbers are read, trained now or reused
             entry = {"tool": "bertlab.compare", "seeds": list(seeds), "overrides": arm.overrides}
             lockbox.open_lockbox(arm.sweep_dir, entry)
         for seed in seeds:
-            overrides = run_overrides(arm, common, seed, split_seed)
-            out = store / RUNS / fingerprint(compose(arm, overrides, placeholder, config_dir, cwd))
-            out = (out / f"seed_{seed}").absolute()
-            cfg = compose(arm, overrides, out, config_dir, cwd)
+            args = (arm, common, seed, split_seed)
+            _, first = run_config(*args, placeholder, config_dir, cwd)
+            out = (store / RUNS / fingerprint(first) / f"seed_{seed}").absolute()
+            overrides, cfg = run_config(*args, out, config_dir, cwd)
             if complete(out):
                 changed = differences(RunDir(out).config(), cfg)
                 if not changed:
@@ -133,7 +161,7 @@ def ensure_runs(
                 set_aside(out, "changed")
             elif out.exists():
                 set_aside(out, "unfinished")
-            if not opened:
+            if not opened and not cv:
                 entry = {"tool": "bertlab.compare", "arms": [a.label for a in arms]}
                 lockbox.open_lockbox(store, {**entry, "seeds": list(seeds)}, warn=False)
                 opened = True
@@ -142,6 +170,34 @@ def ensure_runs(
             train(cfg)
             runs.append(read_run(out, arm.label, reused=False))
     return runs
+
+
+def cross_validation(
+    arms: Sequence[Arm],
+    seed: int,
+    split_seed: int,
+    common: list[str],
+    store: Path,
+    config_dir: Path,
+    cwd: Path,
+) -> int | None:
+    """``cv.k`` when every arm cross-validates, None when none does.
+
+    Raises:
+        ConfigError: some arms cross-validate and others do not (a k-fold mean of validation
+            metrics and a test score cannot be paired).
+    """
+    placeholder = store / RUNS / RUN_PLACEHOLDER
+    args = (common, seed, split_seed, placeholder, config_dir, cwd)
+    folds = {arm.label: cv_folds(run_config(arm, *args)[1]) for arm in arms}
+    if len(set(folds.values())) > 1:
+        detail = ", ".join(f"{label!r}: cv.k={k}" for label, k in folds.items())
+        raise ConfigError(
+            f"The arms do not cross-validate alike ({detail}): a k-fold mean of validation "
+            "metrics cannot be paired with a test score. Put cv=kfold (and cv.k) in --common "
+            "to compare every arm by cross-validation, or leave cv out of every arm."
+        )
+    return next(iter(folds.values()))
 
 
 def check_one_test_set(runs: Sequence[Run]) -> None:
@@ -154,14 +210,16 @@ def check_one_test_set(runs: Sequence[Run]) -> None:
     other = [r for r in runs if r.test_split != first.test_split]
     if other:
         raise DataError(
-            f"The runs were tested on different test sets ({first.dir} vs {other[0].dir}): a "
-            "comparison needs one split (the same data and data.split_seed)."
+            f"The runs were scored on different examples ({first.dir} vs {other[0].dir}): a "
+            "comparison needs runs of one kind (all tested, or all cross-validated) on one "
+            "split (the same data and data.split_seed)."
         )
 
 
 def find_runs(paths: Sequence[Path]) -> list[Path]:
     """Run dirs (with metrics.json) at or below `paths` (three levels deep at most); below a
-    folder, only tested runs (a sweep's trials and k-fold folds are not).
+    folder, only tested or cross-validated runs (a sweep's trials and a k-fold run's folds are
+    neither).
 
     Raises:
         ConfigError: a path that does not exist or holds no tested run.
@@ -178,11 +236,12 @@ def find_runs(paths: Sequence[Path]) -> list[Path]:
             p.parent
             for depth in ("*", "*/*", "*/*/*")
             for p in path.glob(f"{depth}/{RunDir.METRICS}")
-            if "test" in RunDir(p.parent).metrics()
+            if {"test", "cv"} & set(RunDir(p.parent).metrics())
         )
         if not below:
             raise ConfigError(
-                f"--runs {path}: no tested run dir in it ({RunDir.METRICS} with test metrics)."
+                f"--runs {path}: no tested or cross-validated run dir in it ({RunDir.METRICS} "
+                "with test or cv metrics)."
             )
         found += below
     return list(dict.fromkeys(found))
@@ -198,9 +257,19 @@ def group_runs(paths: Sequence[Path]) -> tuple[list[Run], list[str]]:
     Raises:
         ConfigError: fewer than two arms.
     """
+    configs = [(path, RunDir(path).config()) for path in paths]
+    computed = [(path, _what_it_computes(cfg, path)) for path, cfg in configs]
+    # Keys that follow the seed (data.seed: batch order) equal it in every run; a key that
+    # equals the seed in some runs only (cv.seed follows data.split_seed) is a setting.
+    follows = set.intersection(
+        *(
+            {k for k, v in values.items() if k.endswith(".seed") and v == cfg.get("seed")}
+            for (_, cfg), (_, values) in zip(configs, computed, strict=True)
+        )
+    )
     keyed = []
-    for path in paths:
-        values = _what_it_computes(RunDir(path).config(), path)
+    for path, values in computed:
+        values = {k: v for k, v in values.items() if k not in follows}
         keyed.append((path, values, json.dumps(values, sort_keys=True, default=str)))
     groups = list(dict.fromkeys(key for _, _, key in keyed))
     if len(groups) < 2:
@@ -225,12 +294,9 @@ def group_runs(paths: Sequence[Path]) -> tuple[list[Run], list[str]]:
 def _what_it_computes(cfg: DictConfig, path: Path) -> dict[str, Any]:
     """A run's resolved settings, seed and where-it-runs keys left out."""
     values = flat(OmegaConf.to_container(cfg, resolve=True))
-    seed = cfg.get("seed")
     out = {}
     for key, value in values.items():
         if key.split(".", 1)[0] in VOLATILE or key in RESUME_FREE:
             continue
-        if key.endswith(".seed") and value == seed:
-            continue  # follows the seed (data.seed: batch order)
         out[key] = value.replace(str(path), RUN_PLACEHOLDER) if isinstance(value, str) else value
     return out

@@ -105,6 +105,47 @@ def paired_bootstrap(
     return Interval(low, high, ex_low, ex_high, int(np.isfinite(seeded).sum()))
 
 
+@dataclass
+class FoldResamples:
+    """The draws of one bootstrap over cross-validated runs: seeds and folds."""
+
+    seed_draws: np.ndarray  # (B, K): which of the K paired seeds are drawn
+    fold_draws: np.ndarray  # (B, k): which of the k folds are drawn
+
+    @classmethod
+    def draw(cls, seeds: int, folds: int, count: int = 2000, seed: int = 0) -> FoldResamples:
+        rng = np.random.default_rng(seed)
+        return cls(
+            rng.integers(0, seeds, size=(count, seeds)), rng.integers(0, folds, size=(count, folds))
+        )
+
+
+def fold_bootstrap(
+    arm: np.ndarray, base: np.ndarray, draws: FoldResamples, level: float = 0.95
+) -> Interval:
+    """The paired bootstrap interval of the mean difference of cross-validated runs.
+
+    `arm` and `base` are (K seeds, k folds) validation scores; fold j holds the same rows in
+    every run (one data.split_seed). Each resample draws K seeds and k folds with replacement
+    (the same draws for every arm and metric); its value is the mean of arm − base over the
+    drawn seed × fold cells. The ``examples_*`` bounds keep every seed (folds resampled).
+
+    Raises:
+        ValueError: score tables of other shapes than the draws'.
+    """
+    diffs = np.asarray(arm, dtype=float) - np.asarray(base, dtype=float)
+    shape = (draws.seed_draws.shape[1], draws.fold_draws.shape[1])
+    if diffs.shape != shape:
+        raise ValueError(f"fold_bootstrap: scores of shape {diffs.shape}, draws of {shape}")
+    folds = draws.fold_draws[:, None, :]
+    seeded = diffs[draws.seed_draws[:, :, None], folds].mean((1, 2))
+    kept = diffs[np.arange(shape[0])[None, :, None], folds].mean((1, 2))
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    low, high = _percentiles(seeded, q)
+    ex_low, ex_high = _percentiles(kept, q)
+    return Interval(low, high, ex_low, ex_high, int(np.isfinite(seeded).sum()))
+
+
 def _percentiles(values: np.ndarray, q: list[float]) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
     if not len(finite):
@@ -129,6 +170,7 @@ def verdict(
     ci: tuple[float, float] | None,
     level: float = 0.95,
     why: str = "no stored test predictions",
+    noise: str = "seed and test-sample",
 ) -> str:
     """The plain sentence: "B − A = +0.4 pts test/acc, 95% CI [−0.6, +1.3]: not
     distinguishable from seed noise." (or "B is better/worse than A beyond seed noise")."""
@@ -144,7 +186,7 @@ def verdict(
         return f"{head}, {interval}: not distinguishable from seed noise."
     better = (low > 0) != lower_is_better(metric)
     word = "better" if better else "worse"
-    return f"{head}, {interval}: {arm} is {word} than {base} beyond seed and test-sample noise."
+    return f"{head}, {interval}: {arm} is {word} than {base} beyond {noise} noise."
 
 
 PROCEDURE = (
@@ -156,4 +198,14 @@ PROCEDURE = (
     "estimate is the mean over seeds of the per-seed differences on the whole test set. "
     "'Test examples only' keeps every seed once (examples resampled), leaving the seed "
     "spread out."
+)
+PROCEDURE_CV = (
+    "The runs cross-validated (cv=kfold) on the same folds; a run's score is its mean over "
+    "folds of the best epoch's validation metrics, and the test set was not opened. For each "
+    "resample: K seeds are drawn with replacement from the K paired seeds and k folds with "
+    "replacement from the k folds (the same draws for every arm and metric); the resample's "
+    "value is the mean of arm − baseline over the drawn seed × fold cells. The interval is "
+    "the percentile interval of those values; the point estimate is the mean over seeds of "
+    "the per-seed differences of fold means. 'Folds only' keeps every seed once (folds "
+    "resampled), leaving the seed spread out."
 )

@@ -6,6 +6,7 @@ eight tiny one-epoch fold fits, trained once for the module."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,24 @@ def test_existing_cross_validated_runs_compare_with_runs(cv_setup, tmp_path):
     result = json.loads((out / "compare.json").read_text())
     assert result["cv_folds"] == 2 and result["trained"] == 0
     assert len(result["arms"]) == 2
+
+
+def test_launch_trains_the_seeds_as_hydra_multiruns_and_compares_them(tiny_model_dir, tmp_path):
+    """--launch: each arm's seeds as one `train.py -m` job (Hydra's basic launcher here; any
+    launcher by its overrides), in the dirs compare reuses; a second call launches nothing."""
+    data = tmp_path / "toy.csv"
+    make_toy_corpus(200).to_csv(data, index=False)
+    shared = common(tiny_model_dir, data, tmp_path / "cache")
+    out = tmp_path / "cmp"
+    args = ["", BROKEN, "--seeds", "2", "--resamples", "200", "--common", shared]
+    assert compare(*args, "--out", str(out), "--launch") == 0
+    result = json.loads((out / "compare.json").read_text())
+    assert (result["trained"], result["reused"]) == (4, 0)
+    for arm in result["arms"]:
+        for path in arm["runs"].values():
+            assert (Path(path).parent / "multirun.yaml").is_file()  # a Hydra multirun made it
+            assert "test" in RunDir(path).metrics()
+    assert compare(*args, "--out", str(out), "--launch") == 0
+    again = json.loads((out / "compare.json").read_text())
+    assert (again["trained"], again["reused"]) == (0, 4)
+    assert again["metrics"] == result["metrics"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bertlab.compare.analysis import analyse, check_stored_scores
 from bertlab.compare.arms import Arm, parse_arm
-from bertlab.compare.multirun import print_multirun
+from bertlab.compare.multirun import launch_multiruns, print_multirun
 from bertlab.compare.runs import check_one_test_set, ensure_runs, find_runs, group_runs
 from bertlab.errors import BertlabError, ConfigError
 
@@ -95,6 +95,16 @@ def parser() -> argparse.ArgumentParser:
         help="print, per arm, the `python train.py -m` command that trains its "
         "seeds with any Hydra launcher (then run compare again: it reuses them)",
     )
+    p.add_argument(
+        "--launch",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="LAUNCHER_OVERRIDES",
+        help="train each arm's missing seeds as one `train.py -m` job, with these Hydra "
+        'overrides (e.g. "hydra/launcher=joblib hydra.launcher.n_jobs=2"; none: the basic '
+        "launcher), then compare",
+    )
     return p
 
 
@@ -151,7 +161,14 @@ def compare(args: argparse.Namespace, argv: list[str]) -> int:
         if args.print_multirun:
             print_multirun(arms, seeds, split_seed, common, out, config_dir)
             return 0
-        runs = ensure_runs(arms, seeds, split_seed, common, out, config_dir, Path.cwd())
+        train, launched = None, set()
+        if args.launch is not None:
+            launcher = shlex.split(args.launch)
+            launch = (arms, seeds, split_seed, common, out, config_dir, launcher)
+            train, launched = launch_multiruns(*launch)
+        runs = ensure_runs(arms, seeds, split_seed, common, out, config_dir, Path.cwd(), train)
+        for run in runs:
+            run.reused = run.reused and run.dir.absolute() not in launched
         arms_record = [{"label": a.label, "what": a.describe(), "kind": a.kind} for a in arms]
     check_one_test_set(runs)
     for problem in check_stored_scores(runs):

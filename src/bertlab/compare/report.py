@@ -129,9 +129,10 @@ def draw(result: dict[str, Any]):
         scale = 100 if in_points(metric) else 1
         unit = " (pts)" if scale == 100 else ""
         left, right = row
-        for x, arm in enumerate(block["arms"].values()):
+        colour = {label: f"C{i % 10}" for i, label in enumerate(block["arms"])}  # both panels
+        for x, (label, arm) in enumerate(block["arms"].items()):
             values = [v * scale for v in arm["values"]]
-            left.scatter([x] * len(values), values, s=18, alpha=0.7)
+            left.scatter([x] * len(values), values, s=18, alpha=0.7, color=colour[label])
             left.errorbar(
                 x + 0.15,
                 arm["mean"] * scale,
@@ -140,12 +141,12 @@ def draw(result: dict[str, Any]):
                 color="black",
                 capsize=4,
             )
-        left.set_xticks(range(len(block["arms"])), [_short(a) for a in block["arms"]])
+        left.set_xticks(range(len(block["arms"])), [_short(a) for a in block["arms"]], **TICKS)
         left.set_xlim(-0.5, len(block["arms"]) - 0.5)
         left.set_title(f"{metric}{unit}: per seed, mean ± std", fontsize=9)
         for x, d in enumerate(block["differences"]):
             values = [v * scale for v in d["per_seed"]]
-            right.scatter([x] * len(values), values, s=18, alpha=0.7)
+            right.scatter([x] * len(values), values, s=18, alpha=0.7, color=colour.get(d["arm"]))
             if d["ci"]:
                 low, high = (v * scale for v in d["ci"])
                 mean = d["mean"] * scale
@@ -158,13 +159,17 @@ def draw(result: dict[str, Any]):
                     capsize=4,
                 )
         right.axhline(0, color="grey", lw=0.8, ls="--")
-        labels = [f"{_short(d['arm'])} − {_short(d['baseline'])}" for d in block["differences"]]
-        right.set_xticks(range(len(labels)), labels)
+        labels = [_short(d["arm"]) for d in block["differences"]]
+        right.set_xticks(range(len(labels)), labels, **TICKS)
         right.set_xlim(-0.5, max(len(labels), 1) - 0.5)
         level = f"{result['bootstrap']['level'] * 100:g}%"
-        right.set_title(f"difference{unit}: per seed, mean and {level} CI", fontsize=9)
+        base = _short(block["differences"][0]["baseline"]) if block["differences"] else ""
+        right.set_title(f"arm − {base}{unit}: per seed, mean and {level} CI", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+TICKS = {"rotation": 25, "ha": "right", "fontsize": 8}  # long arm labels stay readable
 
 
 def _short(label: str, width: int = 28) -> str:

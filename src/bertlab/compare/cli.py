@@ -20,8 +20,9 @@ from pathlib import Path
 
 from bertlab.compare.analysis import analyse, check_stored_scores
 from bertlab.compare.arms import Arm, parse_arm
+from bertlab.compare.existing import find_runs, group_runs
 from bertlab.compare.multirun import launch_multiruns, print_multirun
-from bertlab.compare.runs import check_one_test_set, ensure_runs, find_runs, group_runs
+from bertlab.compare.runs import check_one_test_set, ensure_runs
 from bertlab.errors import BertlabError, ConfigError
 
 log = logging.getLogger("bertlab.compare")

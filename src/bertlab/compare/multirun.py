@@ -23,20 +23,23 @@ from bertlab.sweep import lockbox
 log = logging.getLogger(__name__)
 
 
-def multirun_words(
-    arm: Arm, seeds: list[int], split_seed: int, common: list[str], out: Path, config_dir: Path
-) -> list[str]:
-    """`train.py -m <overrides> seed=a,b,... hydra.sweep.dir=<its runs dir>` (no interpreter)."""
+def multirun_job(
+    arm: Arm, split_seed: int, common: list[str], out: Path, config_dir: Path
+) -> tuple[list[str], Path]:
+    """An arm's overrides without the seed, and the runs dir its seeds go to (composed once)."""
     placeholder = out / RUNS / RUN_PLACEHOLDER
-    args = (common, seeds[0], split_seed, placeholder, config_dir, Path.cwd())
-    overrides, cfg = run_config(arm, *args)
-    fixed = [o for o in overrides if not o.startswith("seed=")]
+    overrides, cfg = run_config(arm, common, 0, split_seed, placeholder, config_dir, Path.cwd())
+    return [o for o in overrides if not o.startswith("seed=")], out / RUNS / fingerprint(cfg)
+
+
+def multirun_words(fixed: list[str], runs_dir: Path, seeds: list[int]) -> list[str]:
+    """`train.py -m <overrides> seed=a,b,... hydra.sweep.dir=<runs dir>` (no interpreter)."""
     return [
         "train.py",
         "-m",
         *fixed,
         f"seed={','.join(map(str, seeds))}",
-        f"hydra.sweep.dir={out / RUNS / fingerprint(cfg)}",
+        f"hydra.sweep.dir={runs_dir}",
         "hydra.sweep.subdir=seed_${seed}",
     ]
 
@@ -55,7 +58,8 @@ def print_multirun(
         if arm.kind == "sweep":
             print(f"# {arm.label}: a sweep arm; run compare itself (it composes the trial).")
             continue
-        words = ["python", *multirun_words(arm, seeds, split_seed, common, out, config_dir)]
+        fixed, runs_dir = multirun_job(arm, split_seed, common, out, config_dir)
+        words = ["python", *multirun_words(fixed, runs_dir, seeds)]
         print(f"# {arm.label}")
         print(" ".join(shlex.quote(w) for w in words))
     sys.stdout.flush()
@@ -89,8 +93,7 @@ def launch_multiruns(
         if arm.kind == "sweep":
             log.info("%s: a sweep arm, trained in this process.", arm.label)
             continue
-        words = multirun_words(arm, seeds, split_seed, common, out, config_dir)
-        runs_dir = Path(words[-2].split("=", 1)[1])
+        fixed, runs_dir = multirun_job(arm, split_seed, common, out, config_dir)
         missing = [s for s in seeds if not complete(runs_dir / f"seed_{s}")]
         if not missing:
             continue
@@ -98,11 +101,10 @@ def launch_multiruns(
             if (runs_dir / f"seed_{seed}").exists():
                 set_aside(runs_dir / f"seed_{seed}", "unfinished")
         lockbox.open_lockbox(out, {"tool": "bertlab.compare", "seeds": missing}, warn=False)
-        words = multirun_words(arm, missing, split_seed, common, out, config_dir)
         command = [
             sys.executable,
             str(script),
-            *words[1:],
+            *multirun_words(fixed, runs_dir, missing)[1:],
             f"--config-path={config_dir}",
             *launcher,
         ]
